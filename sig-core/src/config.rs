@@ -1,0 +1,1088 @@
+//! The one `sig.toml` schema every `sig` command, the pipeline and the bindings read.
+//!
+//! It holds the store location, the accounts with each outside system (an Omie app, a
+//! DocSales token, …), the companies the provider runs, the ServidorNext instances, the
+//! catalog and the users. Secrets are never written inline: each is a reference,
+//! `{ env = "NAME" }` or `{ file = "path" }` (relative paths are relative to the config file),
+//! resolved at load time into a [`SecretString`] that nothing prints.
+//!
+//! Loading reports problems with the key that holds them (`servers[1].area_codes[2]`):
+//! a syntax or type error stops at the first one (TOML and serde cannot go on), then every
+//! semantic problem (unknown references, duplicates, missing secrets, bad values) is reported
+//! at once. `examples/sig.example.toml` is a documented example.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::contact::AreaCode;
+use crate::ids::{AccountId, CompanyId, PlanId, ServerId, UserId};
+use crate::money::Money;
+use crate::problem::{Code, Problems, trim_ascii};
+
+/// Where a secret comes from: `{ env = "NAME" }` or `{ file = "PATH" }`. An inline value is
+/// refused, and the refusal never repeats the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    /// Read from this environment variable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// Read from this file (trailing newline removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+const INLINE_SECRET: &str =
+    "secrets are never written in sig.toml; use { env = \"NAME\" } or { file = \"PATH\" }";
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{ env = \"NAME\" } or { file = \"PATH\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, _v: &str) -> Result<SecretRef, E> {
+                Err(E::custom(INLINE_SECRET))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _v: i64) -> Result<SecretRef, E> {
+                Err(E::custom(INLINE_SECRET))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _v: u64) -> Result<SecretRef, E> {
+                Err(E::custom(INLINE_SECRET))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<SecretRef, A::Error> {
+                let mut r = SecretRef {
+                    env: None,
+                    file: None,
+                };
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "env" => r.env = Some(m.next_value()?),
+                        "file" => r.file = Some(m.next_value()?),
+                        _ => {
+                            return Err(serde::de::Error::custom(format!(
+                                "unknown key `{k}` in a secret reference; expected `env` or `file`"
+                            )));
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where secrets and relative paths are read from. Tests supply their own.
+pub trait SecretSource {
+    /// The value of an environment variable.
+    fn env(&self, name: &str) -> Option<String>;
+    /// The contents of a file.
+    fn read_file(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The process environment and file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessSecrets;
+
+impl SecretSource for ProcessSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// An in-memory secret source (tests, the demo).
+#[derive(Debug, Clone, Default)]
+pub struct MapSecrets(pub BTreeMap<String, String>);
+
+impl SecretSource for MapSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a value of the wrong type at `key`.
+    #[error("{key}: {message}")]
+    Syntax {
+        /// The key path (`servers[0].capacity_lines`), or `(document)` for syntax errors.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The document parsed but some values are wrong; every problem is listed with its key.
+    #[error("invalid configuration: {0}")]
+    Invalid(Problems),
+}
+
+impl ConfigError {
+    /// Every problem as `{field, code, message}` (syntax errors become one problem).
+    pub fn problems(&self) -> Problems {
+        match self {
+            ConfigError::Invalid(p) => p.clone(),
+            ConfigError::Read { path, source } => {
+                let mut p = Problems::new();
+                p.add(
+                    path.display().to_string(),
+                    Code::Required,
+                    source.to_string(),
+                );
+                p
+            }
+            ConfigError::Syntax { key, message } => {
+                let mut p = Problems::new();
+                p.add(key.clone(), Code::InvalidFormat, message.clone());
+                p
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    store: StoreFile,
+    #[serde(default)]
+    accounts: AccountsFile,
+    #[serde(default)]
+    companies: Vec<CompanyFile>,
+    #[serde(default)]
+    servers: Vec<ServerFile>,
+    #[serde(default)]
+    catalog: CatalogFile,
+    #[serde(default)]
+    users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreFile {
+    sqlite: Option<PathBuf>,
+    postgres: Option<SecretRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    #[serde(default)]
+    omie: BTreeMap<String, OmieAccountFile>,
+    #[serde(default)]
+    docsales: BTreeMap<String, DocSalesAccountFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OmieAccountFile {
+    #[serde(default = "default_omie_url")]
+    base_url: Url,
+    app_key: SecretRef,
+    app_secret: SecretRef,
+    web_url: Option<Url>,
+}
+
+fn default_omie_url() -> Url {
+    Url::parse("https://app.omie.com.br/api/v1/").expect("static URL")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocSalesAccountFile {
+    #[serde(default = "default_docsales_url")]
+    base_url: Url,
+    token: SecretRef,
+    webhook_secret: SecretRef,
+    web_url: Option<Url>,
+}
+
+fn default_docsales_url() -> Url {
+    Url::parse("https://web.docsales.com/api/v1/").expect("static URL")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompanyFile {
+    id: CompanyId,
+    name: String,
+    omie_account: AccountId,
+    docsales_account: AccountId,
+    #[serde(default)]
+    hold_for_review: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    id: ServerId,
+    name: String,
+    base_url: Url,
+    api_token: SecretRef,
+    api_key: SecretRef,
+    area_codes: Vec<AreaCode>,
+    capacity_lines: u32,
+    capacity_channels: u32,
+    #[serde(default = "yes")]
+    active: bool,
+    web_url: Option<Url>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    #[serde(default)]
+    fields: CatalogFields,
+    #[serde(default)]
+    plans: Vec<Plan>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The loaded configuration.
+
+/// The loaded, validated configuration with secrets resolved.
+#[derive(Debug)]
+pub struct Config {
+    /// Where SIG keeps its state.
+    pub store: StoreConfig,
+    /// Omie apps by account id.
+    pub omie_accounts: BTreeMap<AccountId, OmieAccount>,
+    /// DocSales accounts by account id.
+    pub docsales_accounts: BTreeMap<AccountId, DocSalesAccount>,
+    /// The companies the provider runs.
+    pub companies: Vec<Company>,
+    /// The ServidorNext instances.
+    pub servers: Vec<ServerConfig>,
+    /// Plans and how sources name them.
+    pub catalog: Catalog,
+    /// Users and their profiles (until a user store exists).
+    pub users: Vec<UserConfig>,
+}
+
+/// The store SIG keeps its state in.
+#[derive(Debug)]
+pub enum StoreConfig {
+    /// An SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, its URL being a secret (it carries a password).
+    Postgres(SecretString),
+}
+
+/// One Omie app (key + secret).
+pub struct OmieAccount {
+    /// Account id in `sig.toml`.
+    pub id: AccountId,
+    /// API base URL (`https://app.omie.com.br/api/v1/`).
+    pub base_url: Url,
+    /// `app_key`.
+    pub app_key: SecretString,
+    /// `app_secret`.
+    pub app_secret: SecretString,
+    /// The account's web app URL (`https://app.omie.com.br/gestao/<tenant>/`), for links.
+    pub web_url: Option<Url>,
+}
+
+impl fmt::Debug for OmieAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OmieAccount")
+            .field("id", &self.id)
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One DocSales account (API token and the webhook's shared secret).
+pub struct DocSalesAccount {
+    /// Account id in `sig.toml`.
+    pub id: AccountId,
+    /// API base URL (`https://web.docsales.com/api/v1/`).
+    pub base_url: Url,
+    /// Bearer token.
+    pub token: SecretString,
+    /// The secret token the webhook URL carries.
+    pub webhook_secret: SecretString,
+    /// The web app URL, for links.
+    pub web_url: Option<Url>,
+}
+
+impl fmt::Debug for DocSalesAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DocSalesAccount")
+            .field("id", &self.id)
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A company the provider runs: one Omie account and one DocSales account.
+#[derive(Debug, Clone)]
+pub struct Company {
+    /// Id.
+    pub id: CompanyId,
+    /// Display name.
+    pub name: String,
+    /// Its Omie app.
+    pub omie_account: AccountId,
+    /// Its DocSales account.
+    pub docsales_account: AccountId,
+    /// Hold every proposal for a person's review before integrating.
+    pub hold_for_review: bool,
+}
+
+/// A ServidorNext: one NextBilling instance plus SIG's data on it.
+pub struct ServerConfig {
+    /// Id.
+    pub id: ServerId,
+    /// Display name.
+    pub name: String,
+    /// The instance's base URL. The API puts the token and key in the path after it, so
+    /// request URLs are secrets; this base is not.
+    pub base_url: Url,
+    /// API token (a URL path segment).
+    pub api_token: SecretString,
+    /// API key (a URL path segment).
+    pub api_key: SecretString,
+    /// Area codes (DDD) it serves.
+    pub area_codes: BTreeSet<AreaCode>,
+    /// Capacity in SIP lines.
+    pub capacity_lines: u32,
+    /// Capacity in simultaneous channels.
+    pub capacity_channels: u32,
+    /// Whether new services may go there.
+    pub active: bool,
+    /// The instance's web console, for links.
+    pub web_url: Option<Url>,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("base_url", &self.base_url.as_str())
+            .field("area_codes", &self.area_codes)
+            .field("capacity_lines", &self.capacity_lines)
+            .field("capacity_channels", &self.capacity_channels)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a DocSales proposal carries what its items do not (`[inferred]`, to confirm with
+/// DocSales): the names of the `custom_*` fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFields {
+    /// The custom field holding an order's area code (DDD).
+    #[serde(default = "default_area_field")]
+    pub area_code: String,
+    /// The custom field holding the DIDs requested (comma or space separated).
+    #[serde(default = "default_dids_field")]
+    pub dids: String,
+}
+
+fn default_area_field() -> String {
+    "custom_ddd".into()
+}
+fn default_dids_field() -> String {
+    "custom_dids".into()
+}
+
+impl Default for CatalogFields {
+    fn default() -> Self {
+        CatalogFields {
+            area_code: default_area_field(),
+            dids: default_dids_field(),
+        }
+    }
+}
+
+/// How a plan's contract is written in Omie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OmieContractDefaults {
+    /// Omie service-catalog id (`codServico` / `nCodServ`) the contract item inherits from.
+    pub service_code: i64,
+    /// Financial category (`cCodCateg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Bank account (`nCodCC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_account: Option<i64>,
+    /// Municipal service code (`codServMunic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipal_service_code: Option<String>,
+    /// LC 116 service code (`codLC116`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lc116_code: Option<String>,
+    /// Days after billing the invoice is due (`vencTextos.nDias`); default 0 = on the day.
+    #[serde(default)]
+    pub due_days: u16,
+}
+
+/// A plan: what SIG provisions and bills for one unit of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Id.
+    pub id: PlanId,
+    /// Display name.
+    pub name: String,
+    /// DocSales product/service codes that mean this plan.
+    #[serde(default)]
+    pub products: Vec<String>,
+    /// SIP lines per unit.
+    pub lines_per_unit: u32,
+    /// Simultaneous channels per unit.
+    pub channels_per_unit: u32,
+    /// List price per unit per month, used when a source gives no value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_price: Option<Money>,
+    /// NextBilling `rate_id` for the lines.
+    pub next_rate_id: i64,
+    /// Omie contract defaults.
+    pub omie: OmieContractDefaults,
+}
+
+/// The catalog: plans and the custom fields that carry order data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Custom field names.
+    pub fields: CatalogFields,
+    /// Plans.
+    pub plans: Vec<Plan>,
+}
+
+impl Catalog {
+    /// The plan a product code or a plan id names (product codes compare case-insensitively,
+    /// trimmed).
+    pub fn resolve(&self, code: &str) -> Option<&Plan> {
+        let t = trim_ascii(code);
+        self.plans
+            .iter()
+            .find(|p| p.products.iter().any(|c| c.eq_ignore_ascii_case(t)))
+            .or_else(|| self.plans.iter().find(|p| p.id.as_str() == t))
+    }
+
+    /// The plan with this id.
+    pub fn plan(&self, id: &PlanId) -> Option<&Plan> {
+        self.plans.iter().find(|p| &p.id == id)
+    }
+
+    /// Check ids and product codes are unique and numbers positive; problems under `prefix`.
+    pub fn check(&self, prefix: &str, p: &mut Problems) {
+        let mut ids = BTreeSet::new();
+        let mut products: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, plan) in self.plans.iter().enumerate() {
+            let at = format!("{prefix}.plans[{i}]");
+            if !ids.insert(plan.id.clone()) {
+                p.add(
+                    format!("{at}.id"),
+                    Code::Duplicate,
+                    format!("plan id {} is used twice", plan.id),
+                );
+            }
+            if trim_ascii(&plan.name).is_empty() {
+                p.add(format!("{at}.name"), Code::Required, "a plan needs a name");
+            }
+            if plan.lines_per_unit == 0 {
+                p.add(
+                    format!("{at}.lines_per_unit"),
+                    Code::OutOfRange,
+                    "at least 1",
+                );
+            }
+            if plan.channels_per_unit == 0 {
+                p.add(
+                    format!("{at}.channels_per_unit"),
+                    Code::OutOfRange,
+                    "at least 1",
+                );
+            }
+            for (j, code) in plan.products.iter().enumerate() {
+                let key = trim_ascii(code).to_ascii_uppercase();
+                if key.is_empty() {
+                    p.add(
+                        format!("{at}.products[{j}]"),
+                        Code::Required,
+                        "a product code is blank",
+                    );
+                } else if let Some(other) = products.insert(key, i) {
+                    p.add(
+                        format!("{at}.products[{j}]"),
+                        Code::Duplicate,
+                        format!("product code {code:?} also maps to plans[{other}]"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A person's profile: what they may do (the authorization issue refines it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Everything.
+    Admin,
+    /// Day-to-day operation: contacts and addresses, retries.
+    Operator,
+    /// Values, billing day and payment data.
+    Finance,
+    /// Read only.
+    Viewer,
+}
+
+/// A user of SIG.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Id (what `--as` and `actor=` take).
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Profile.
+    pub profile: Profile,
+}
+
+impl Config {
+    /// Read and validate a `sig.toml` file; relative paths are relative to its folder.
+    pub fn load(path: &Path, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_toml(&text, base, secrets)
+    }
+
+    /// Parse and validate TOML text; `base` is the folder relative paths start from.
+    pub fn from_toml(
+        text: &str,
+        base: &Path,
+        secrets: &dyn SecretSource,
+    ) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            key: "(document)".into(),
+            message: e.to_string(),
+        })?;
+        let file: ConfigFile = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                ConfigError::Syntax {
+                    key,
+                    message: e.into_inner().to_string(),
+                }
+            })?;
+        let mut p = Problems::new();
+        let cfg = build(file, base, secrets, &mut p);
+        if p.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError::Invalid(p))
+        }
+    }
+
+    /// The company with this id.
+    pub fn company(&self, id: &CompanyId) -> Option<&Company> {
+        self.companies.iter().find(|c| &c.id == id)
+    }
+
+    /// The company whose DocSales account this is.
+    pub fn company_for_docsales(&self, account: &AccountId) -> Option<&Company> {
+        self.companies
+            .iter()
+            .find(|c| &c.docsales_account == account)
+    }
+
+    /// The server with this id.
+    pub fn server(&self, id: &ServerId) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| &s.id == id)
+    }
+
+    /// The user with this id.
+    pub fn user(&self, id: &UserId) -> Option<&UserConfig> {
+        self.users.iter().find(|u| &u.id == id)
+    }
+}
+
+fn resolve_secret(
+    r: &SecretRef,
+    key: &str,
+    base: &Path,
+    src: &dyn SecretSource,
+    p: &mut Problems,
+) -> SecretString {
+    let value = match (&r.env, &r.file) {
+        (Some(name), None) => match src.env(name) {
+            Some(v) => Some(v),
+            None => {
+                p.add(
+                    key,
+                    Code::Required,
+                    format!("environment variable {name} is not set"),
+                );
+                None
+            }
+        },
+        (None, Some(file)) => {
+            let path = if file.is_absolute() {
+                file.clone()
+            } else {
+                base.join(file)
+            };
+            match src.read_file(&path) {
+                Ok(v) => Some(v.trim_end_matches(['\n', '\r']).to_owned()),
+                Err(e) => {
+                    p.add(
+                        key,
+                        Code::Required,
+                        format!("cannot read secret file {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            p.add(
+                key,
+                Code::InvalidFormat,
+                "give exactly one of env = \"NAME\" or file = \"PATH\"",
+            );
+            None
+        }
+    };
+    match value {
+        Some(v) if v.is_empty() => {
+            p.add(key, Code::Required, "the secret is empty");
+            SecretString::from(String::new())
+        }
+        Some(v) => SecretString::from(v),
+        None => SecretString::from(String::new()),
+    }
+}
+
+fn check_url(u: &Url, key: &str, p: &mut Problems) {
+    if u.scheme() != "http" && u.scheme() != "https" {
+        p.add(key, Code::InvalidFormat, "an http or https URL is expected");
+    }
+    if !u.path().ends_with('/') {
+        p.add(key, Code::InvalidFormat, "a base URL ends with /");
+    }
+}
+
+fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems) -> Config {
+    let store = match (file.store.sqlite, file.store.postgres) {
+        (Some(path), None) => StoreConfig::Sqlite(if path.is_absolute() {
+            path
+        } else {
+            base.join(path)
+        }),
+        (None, Some(url)) => {
+            StoreConfig::Postgres(resolve_secret(&url, "store.postgres", base, src, p))
+        }
+        (None, None) => StoreConfig::Sqlite(base.join("sig.sqlite")),
+        (Some(_), Some(_)) => {
+            p.add(
+                "store",
+                Code::Inconsistent,
+                "choose one of store.sqlite or store.postgres",
+            );
+            StoreConfig::Sqlite(base.join("sig.sqlite"))
+        }
+    };
+
+    let mut omie_accounts = BTreeMap::new();
+    for (name, a) in file.accounts.omie {
+        let key = format!("accounts.omie.{name}");
+        let Some(id) = p.check(&key, name.parse::<AccountId>()) else {
+            continue;
+        };
+        check_url(&a.base_url, &format!("{key}.base_url"), p);
+        let app_key = resolve_secret(&a.app_key, &format!("{key}.app_key"), base, src, p);
+        let app_secret = resolve_secret(&a.app_secret, &format!("{key}.app_secret"), base, src, p);
+        omie_accounts.insert(
+            id.clone(),
+            OmieAccount {
+                id,
+                base_url: a.base_url,
+                app_key,
+                app_secret,
+                web_url: a.web_url,
+            },
+        );
+    }
+    let mut docsales_accounts = BTreeMap::new();
+    for (name, a) in file.accounts.docsales {
+        let key = format!("accounts.docsales.{name}");
+        let Some(id) = p.check(&key, name.parse::<AccountId>()) else {
+            continue;
+        };
+        check_url(&a.base_url, &format!("{key}.base_url"), p);
+        let token = resolve_secret(&a.token, &format!("{key}.token"), base, src, p);
+        let webhook_secret = resolve_secret(
+            &a.webhook_secret,
+            &format!("{key}.webhook_secret"),
+            base,
+            src,
+            p,
+        );
+        docsales_accounts.insert(
+            id.clone(),
+            DocSalesAccount {
+                id,
+                base_url: a.base_url,
+                token,
+                webhook_secret,
+                web_url: a.web_url,
+            },
+        );
+    }
+
+    let mut companies = Vec::new();
+    let mut company_ids = BTreeSet::new();
+    for (i, c) in file.companies.into_iter().enumerate() {
+        let key = format!("companies[{i}]");
+        if !company_ids.insert(c.id.clone()) {
+            p.add(
+                format!("{key}.id"),
+                Code::Duplicate,
+                format!("company id {} is used twice", c.id),
+            );
+        }
+        if trim_ascii(&c.name).is_empty() {
+            p.add(
+                format!("{key}.name"),
+                Code::Required,
+                "a company needs a name",
+            );
+        }
+        if !omie_accounts.contains_key(&c.omie_account) {
+            p.add(
+                format!("{key}.omie_account"),
+                Code::UnknownReference,
+                format!("no [accounts.omie.{}] is configured", c.omie_account),
+            );
+        }
+        if !docsales_accounts.contains_key(&c.docsales_account) {
+            p.add(
+                format!("{key}.docsales_account"),
+                Code::UnknownReference,
+                format!(
+                    "no [accounts.docsales.{}] is configured",
+                    c.docsales_account
+                ),
+            );
+        }
+        companies.push(Company {
+            id: c.id,
+            name: c.name,
+            omie_account: c.omie_account,
+            docsales_account: c.docsales_account,
+            hold_for_review: c.hold_for_review,
+        });
+    }
+    let mut ds_owner: BTreeMap<&AccountId, usize> = BTreeMap::new();
+    for (i, c) in companies.iter().enumerate() {
+        if let Some(j) = ds_owner.insert(&c.docsales_account, i) {
+            p.add(
+                format!("companies[{i}].docsales_account"),
+                Code::Duplicate,
+                format!("companies[{j}] uses the same DocSales account; each company has its own"),
+            );
+        }
+    }
+
+    let mut servers = Vec::new();
+    let mut server_ids = BTreeSet::new();
+    for (i, s) in file.servers.into_iter().enumerate() {
+        let key = format!("servers[{i}]");
+        if !server_ids.insert(s.id.clone()) {
+            p.add(
+                format!("{key}.id"),
+                Code::Duplicate,
+                format!("server id {} is used twice", s.id),
+            );
+        }
+        if trim_ascii(&s.name).is_empty() {
+            p.add(
+                format!("{key}.name"),
+                Code::Required,
+                "a server needs a name",
+            );
+        }
+        check_url(&s.base_url, &format!("{key}.base_url"), p);
+        if s.area_codes.is_empty() {
+            p.add(
+                format!("{key}.area_codes"),
+                Code::Required,
+                "a server serves at least one area code",
+            );
+        }
+        let mut area_codes = BTreeSet::new();
+        for (j, a) in s.area_codes.iter().enumerate() {
+            if !area_codes.insert(*a) {
+                p.add(
+                    format!("{key}.area_codes[{j}]"),
+                    Code::Duplicate,
+                    format!("{a} is listed twice"),
+                );
+            }
+        }
+        if s.capacity_lines == 0 {
+            p.add(
+                format!("{key}.capacity_lines"),
+                Code::OutOfRange,
+                "at least 1",
+            );
+        }
+        if s.capacity_channels == 0 {
+            p.add(
+                format!("{key}.capacity_channels"),
+                Code::OutOfRange,
+                "at least 1",
+            );
+        }
+        let api_token = resolve_secret(&s.api_token, &format!("{key}.api_token"), base, src, p);
+        let api_key = resolve_secret(&s.api_key, &format!("{key}.api_key"), base, src, p);
+        servers.push(ServerConfig {
+            id: s.id,
+            name: s.name,
+            base_url: s.base_url,
+            api_token,
+            api_key,
+            area_codes,
+            capacity_lines: s.capacity_lines,
+            capacity_channels: s.capacity_channels,
+            active: s.active,
+            web_url: s.web_url,
+        });
+    }
+
+    let catalog = Catalog {
+        fields: file.catalog.fields,
+        plans: file.catalog.plans,
+    };
+    catalog.check("catalog", p);
+
+    let mut user_ids = BTreeSet::new();
+    for (i, u) in file.users.iter().enumerate() {
+        if !user_ids.insert(u.id.clone()) {
+            p.add(
+                format!("users[{i}].id"),
+                Code::Duplicate,
+                format!("user id {} is used twice", u.id),
+            );
+        }
+    }
+
+    Config {
+        store,
+        omie_accounts,
+        docsales_accounts,
+        companies,
+        servers,
+        catalog,
+        users: file.users,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn secrets() -> MapSecrets {
+        MapSecrets(
+            [
+                ("OMIE_KEY", "k-Zq81x"),
+                ("OMIE_SECRET", "s-Zq82x"),
+                ("DS_TOKEN", "t-Zq83x"),
+                ("DS_HOOK", "h-Zq84x"),
+                ("NEXT_TOKEN", "nt-Zq85x"),
+                ("NEXT_KEY", "nk-Zq86x"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
+        )
+    }
+
+    const GOOD: &str = r#"
+[store]
+sqlite = "state/sig.sqlite"
+
+[accounts.omie.acme]
+app_key = { env = "OMIE_KEY" }
+app_secret = { env = "OMIE_SECRET" }
+
+[accounts.docsales.acme]
+token = { env = "DS_TOKEN" }
+webhook_secret = { env = "DS_HOOK" }
+
+[[companies]]
+id = "acme"
+name = "ACME Telecom"
+omie_account = "acme"
+docsales_account = "acme"
+
+[[servers]]
+id = "sp1"
+name = "São Paulo 1"
+base_url = "https://sp1.example.com.br/"
+api_token = { env = "NEXT_TOKEN" }
+api_key = { env = "NEXT_KEY" }
+area_codes = [11, 12]
+capacity_lines = 100
+capacity_channels = 50
+
+[[catalog.plans]]
+id = "trunk-10"
+name = "SIP Trunk 10"
+products = ["SIP-10"]
+lines_per_unit = 1
+channels_per_unit = 10
+monthly_price = "299.90"
+next_rate_id = 3
+omie = { service_code = 1234 }
+
+[[users]]
+id = "ana"
+name = "Ana"
+profile = "admin"
+"#;
+
+    #[test]
+    fn loads_a_good_file_and_resolves_secrets() {
+        let cfg = Config::from_toml(GOOD, Path::new("/etc/sig"), &secrets()).unwrap();
+        match &cfg.store {
+            StoreConfig::Sqlite(p) => assert_eq!(p, Path::new("/etc/sig/state/sig.sqlite")),
+            other => panic!("{other:?}"),
+        }
+        let omie = &cfg.omie_accounts[&"acme".parse().unwrap()];
+        assert_eq!(omie.app_secret.expose_secret(), "s-Zq82x");
+        assert_eq!(omie.base_url.as_str(), "https://app.omie.com.br/api/v1/");
+        assert_eq!(cfg.servers[0].area_codes.len(), 2);
+        assert!(cfg.servers[0].active);
+        assert_eq!(
+            cfg.catalog.resolve(" sip-10 ").unwrap().id.as_str(),
+            "trunk-10"
+        );
+        assert_eq!(
+            cfg.catalog.resolve("trunk-10").unwrap().id.as_str(),
+            "trunk-10"
+        );
+        assert!(cfg.catalog.resolve("nope").is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let cfg = Config::from_toml(GOOD, Path::new("."), &secrets()).unwrap();
+        let dbg = format!("{cfg:?}");
+        for s in [
+            "k-Zq81x", "s-Zq82x", "t-Zq83x", "h-Zq84x", "nt-Zq85x", "nk-Zq86x",
+        ] {
+            assert!(!dbg.contains(s), "{s} leaked in {dbg}");
+        }
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_with_the_key() {
+        let text = GOOD.replace(
+            r#"app_secret = { env = "OMIE_SECRET" }"#,
+            r#"app_secret = "s-Zq82x""#,
+        );
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        match &err {
+            ConfigError::Syntax { key, .. } => assert_eq!(key, "accounts.omie.acme.app_secret"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!err.to_string().contains("s-Zq82x"));
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let text = GOOD.replace("area_codes = [11, 12]", "area_codes = [11, 20]");
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        match err {
+            ConfigError::Syntax { key, message } => {
+                assert_eq!(key, "servers[0].area_codes[1]");
+                assert!(message.contains("area code"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let err =
+            Config::from_toml("[store]\nsqlit = 1\n", Path::new("."), &secrets()).unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_key() {
+        let text = GOOD
+            .replace(r#"omie_account = "acme""#, r#"omie_account = "other""#)
+            .replace(
+                r#"api_key = { env = "NEXT_KEY" }"#,
+                r#"api_key = { env = "MISSING" }"#,
+            )
+            .replace("capacity_lines = 100", "capacity_lines = 0")
+            + r#"
+[[catalog.plans]]
+id = "trunk-10"
+name = "dup"
+products = ["sip-10"]
+lines_per_unit = 0
+channels_per_unit = 1
+next_rate_id = 1
+omie = { service_code = 1 }
+"#;
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<(String, Code)> = p.iter().map(|x| (x.field.clone(), x.code)).collect();
+        for want in [
+            ("companies[0].omie_account", Code::UnknownReference),
+            ("servers[0].capacity_lines", Code::OutOfRange),
+            ("servers[0].api_key", Code::Required),
+            ("catalog.plans[1].id", Code::Duplicate),
+            ("catalog.plans[1].lines_per_unit", Code::OutOfRange),
+            ("catalog.plans[1].products[0]", Code::Duplicate),
+        ] {
+            assert!(
+                got.contains(&(want.0.to_owned(), want.1)),
+                "missing {want:?} in {got:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! # sig-core — the SIG VoIP domain
+//!
+//! Everything SIG knows about its business lives here, free of HTTP, SQL and Python:
+//! validated value types that cannot hold invalid data ([`Cpf`], [`Cnpj`], [`Phone`], [`Cep`],
+//! [`Money`], …), the validated domain ([`Customer`], [`ServiceOrder`], [`Proposal`]) and its
+//! unvalidated input shape ([`raw::RawProposal`]) with a validation that reports every
+//! problem at once ([`Problems`]), the `sig.toml` configuration and catalog ([`config`]), and
+//! the ports the adapters implement.
+//!
+//! Adapters (the Omie, NextBilling and DocSales clients, the stores, the Python bindings, the
+//! `sig` binary) depend on this crate; it depends on none of them.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod config;
+pub mod contact;
+pub mod domain;
+pub mod ids;
+pub mod money;
+pub mod problem;
+pub mod raw;
+pub mod taxid;
+pub mod text;
+
+pub use address::{Address, Cep, Uf};
+pub use contact::{AreaCode, Email, Phone, PhoneKind};
+pub use domain::{Customer, CustomerKind, Proposal, ProposalStatus, ServiceOrder};
+pub use ids::{CustomerId, ServiceOrderId};
+pub use money::Money;
+pub use problem::{Code, Invalid, Problem, Problems};
+pub use taxid::{Cnpj, Cpf, TaxId, TaxIdKind};

@@ -1,0 +1,696 @@
+//! The unvalidated input shape every source fills — DocSales, CSV migration, Python, the CLI —
+//! and its validation into the domain, reporting **every** problem at once with a domain field
+//! path (`customer.address.cep`, `orders[1].dids[0]`).
+//!
+//! All leaf values are optional strings (numbers and booleans are accepted and read as text),
+//! so a source never has to reject a document before SIG can say what is wrong with it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::address::{Address, Cep, Uf};
+use crate::config::Catalog;
+use crate::contact::{AreaCode, Email, Phone};
+use crate::domain::{BillingDay, Customer, Proposal, ProposalStatus, Seller, ServiceOrder};
+use crate::money::Money;
+use crate::problem::{Code, Invalid, Problems, trim_ascii};
+use crate::taxid::TaxId;
+use crate::text::{
+    City, Complement, ContactName, District, LegalName, Registration, Street, StreetNumber,
+    TradeName,
+};
+
+/// Most units of one plan a single order may carry.
+pub const MAX_QUANTITY: u32 = 10_000;
+/// Most SIP lines or channels a single order may carry.
+pub const MAX_LINES: u32 = 100_000;
+
+/// Read any JSON scalar as text: strings as they are, numbers and booleans in their JSON form,
+/// `null` and blank strings as absent.
+pub fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if trim_ascii(&s).is_empty() => None,
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "expected text or a number, got {}",
+                match other {
+                    serde_json::Value::Array(_) => "a list",
+                    _ => "an object",
+                }
+            )));
+        }
+    })
+}
+
+/// A list of text values; a single scalar is read as a one-element list, blanks are dropped.
+pub fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    let items = match v {
+        serde_json::Value::Null => vec![],
+        serde_json::Value::Array(a) => a,
+        other => vec![other],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) if trim_ascii(&s).is_empty() => {}
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            _ => return Err(serde::de::Error::custom("expected a list of text values")),
+        }
+    }
+    Ok(out)
+}
+
+/// An unvalidated proposal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawProposal {
+    /// The source's id.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<String>,
+    /// The human code (`DS-00319`).
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code: Option<String>,
+    /// Status in the source (`approved`, …). Absent means approved: direct registrations and
+    /// migrated rows have no approval step.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    /// The customer.
+    pub customer: RawCustomer,
+    /// The services.
+    pub orders: Vec<RawOrder>,
+    /// The seller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller: Option<RawSeller>,
+    /// Creation time: RFC 3339 or DocSales' `2022-07-11 16:01:55 -0300`.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_at: Option<String>,
+    /// Last change, same forms.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<String>,
+}
+
+/// An unvalidated customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawCustomer {
+    /// CPF or CNPJ, masked or not.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tax_id: Option<String>,
+    /// Legal name.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legal_name: Option<String>,
+    /// Trade name.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trade_name: Option<String>,
+    /// Contact person.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contact_name: Option<String>,
+    /// E-mails, main first.
+    #[serde(
+        deserialize_with = "lenient_strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub emails: Vec<String>,
+    /// Phones, main first.
+    #[serde(
+        deserialize_with = "lenient_strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub phones: Vec<String>,
+    /// Billing address.
+    pub address: RawAddress,
+    /// State registration.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub state_registration: Option<String>,
+    /// Municipal registration.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub municipal_registration: Option<String>,
+}
+
+/// An unvalidated address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawAddress {
+    /// Street.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub street: Option<String>,
+    /// Number (`S/N` when none).
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub number: Option<String>,
+    /// Complement.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complement: Option<String>,
+    /// District.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub district: Option<String>,
+    /// City.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub city: Option<String>,
+    /// UF.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uf: Option<String>,
+    /// CEP.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cep: Option<String>,
+}
+
+/// An unvalidated service order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawOrder {
+    /// A source product code listed in the catalog, or a catalog plan id.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub product: Option<String>,
+    /// Units of the plan (default 1).
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quantity: Option<String>,
+    /// SIP lines; default: the plan's lines per unit × quantity.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sip_lines: Option<String>,
+    /// Channels; default: the plan's channels per unit × quantity.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub channels: Option<String>,
+    /// Area code (DDD).
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub area_code: Option<String>,
+    /// DIDs requested.
+    #[serde(
+        deserialize_with = "lenient_strings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub dids: Vec<String>,
+    /// Monthly value; default: the plan's monthly price × quantity.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub monthly_value: Option<String>,
+    /// Start date, `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_date: Option<String>,
+    /// Billing day, 1–28.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub billing_day: Option<String>,
+}
+
+/// An unvalidated seller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawSeller {
+    /// Name.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    /// E-mail.
+    #[serde(
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<String>,
+}
+
+/// Parse a required value at `field`.
+fn req<T>(
+    p: &mut Problems,
+    field: &str,
+    v: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    match v {
+        None => {
+            p.push(Invalid::required().at(field));
+            None
+        }
+        Some(s) => p.check(field, parse(s)),
+    }
+}
+
+/// Parse an optional value at `field`: absent or blank is `Some(None)`, invalid is `None`.
+fn opt<T>(
+    p: &mut Problems,
+    field: &str,
+    v: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<Option<T>> {
+    match v {
+        None => Some(None),
+        Some(s) if trim_ascii(s).is_empty() => Some(None),
+        Some(s) => p.check(field, parse(s)).map(Some),
+    }
+}
+
+/// Parse a whole number in `min..=max`.
+pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, Invalid> {
+    let t = trim_ascii(s);
+    if t.is_empty() {
+        return Err(Invalid::required());
+    }
+    // Accept "2.0"-style whole numbers that spreadsheets and JSON emit.
+    let t = t.strip_suffix(".0").unwrap_or(t);
+    if !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new(
+            Code::InvalidFormat,
+            "a whole number is expected",
+        ));
+    }
+    let n: u64 = t
+        .parse()
+        .map_err(|_| Invalid::new(Code::OutOfRange, format!("at most {max}")))?;
+    if n < min as u64 || n > max as u64 {
+        return Err(Invalid::new(
+            Code::OutOfRange,
+            format!("between {min} and {max}, got {n}"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// Parse a date as `YYYY-MM-DD` or `DD/MM/YYYY` (Omie's and Brazilian form).
+pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
+    let t = trim_ascii(s);
+    if t.is_empty() {
+        return Err(Invalid::required());
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+        .map_err(|_| {
+            Invalid::new(
+                Code::InvalidDate,
+                "a date is written YYYY-MM-DD or DD/MM/YYYY",
+            )
+        })
+}
+
+/// Parse a timestamp: RFC 3339, or DocSales' `YYYY-MM-DD HH:MM:SS ±HHMM`.
+pub fn parse_timestamp(s: &str) -> Result<DateTime<FixedOffset>, Invalid> {
+    let t = trim_ascii(s);
+    if t.is_empty() {
+        return Err(Invalid::required());
+    }
+    DateTime::parse_from_rfc3339(t)
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S %z"))
+        .map_err(|_| {
+            Invalid::new(
+                Code::InvalidDate,
+                "a timestamp is written 2022-07-11T16:01:55-03:00 or 2022-07-11 16:01:55 -0300",
+            )
+        })
+}
+
+impl RawAddress {
+    /// Validate into an [`Address`], recording problems under `prefix`.
+    pub fn validate_into(&self, prefix: &str, p: &mut Problems) -> Option<Address> {
+        let f = |name: &str| format!("{prefix}.{name}");
+        let street = req(p, &f("street"), &self.street, |s| s.parse::<Street>());
+        let number = req(p, &f("number"), &self.number, |s| s.parse::<StreetNumber>());
+        let complement = opt(p, &f("complement"), &self.complement, |s| {
+            s.parse::<Complement>()
+        });
+        let district = req(p, &f("district"), &self.district, |s| s.parse::<District>());
+        let city = req(p, &f("city"), &self.city, |s| s.parse::<City>());
+        let uf = req(p, &f("uf"), &self.uf, |s| s.parse::<Uf>());
+        let cep = req(p, &f("cep"), &self.cep, |s| s.parse::<Cep>());
+        Some(Address {
+            street: street?,
+            number: number?,
+            complement: complement?,
+            district: district?,
+            city: city?,
+            uf: uf?,
+            cep: cep?,
+        })
+    }
+}
+
+impl RawCustomer {
+    /// Validate into a [`Customer`], recording problems under `prefix` (normally `customer`).
+    pub fn validate_into(&self, prefix: &str, p: &mut Problems) -> Option<Customer> {
+        let f = |name: &str| format!("{prefix}.{name}");
+        let tax_id = req(p, &f("tax_id"), &self.tax_id, |s| s.parse::<TaxId>());
+        let legal_name = req(p, &f("legal_name"), &self.legal_name, |s| {
+            s.parse::<LegalName>()
+        });
+        let trade_name = opt(p, &f("trade_name"), &self.trade_name, |s| {
+            s.parse::<TradeName>()
+        });
+        let contact_name = opt(p, &f("contact_name"), &self.contact_name, |s| {
+            s.parse::<ContactName>()
+        });
+        let emails = list(p, &f("emails"), &self.emails, |s| s.parse::<Email>());
+        let phones = list(p, &f("phones"), &self.phones, |s| s.parse::<Phone>());
+        let address = self.address.validate_into(&f("address"), p);
+        let state_registration = opt(p, &f("state_registration"), &self.state_registration, |s| {
+            s.parse::<Registration>()
+        });
+        let municipal_registration = opt(
+            p,
+            &f("municipal_registration"),
+            &self.municipal_registration,
+            |s| s.parse::<Registration>(),
+        );
+        Some(Customer {
+            tax_id: tax_id?,
+            legal_name: legal_name?,
+            trade_name: trade_name?,
+            contact_name: contact_name?,
+            emails: emails?,
+            phones: phones?,
+            address: address?,
+            state_registration: state_registration?,
+            municipal_registration: municipal_registration?,
+        })
+    }
+
+    /// Validate a customer on its own (direct registration, migration).
+    pub fn validate(&self) -> Result<Customer, Problems> {
+        let mut p = Problems::new();
+        let c = self.validate_into("customer", &mut p);
+        match c {
+            Some(c) if p.is_empty() => Ok(c),
+            _ => Err(p),
+        }
+    }
+}
+
+/// A non-empty list, each item validated at `field[i]`; duplicates reported.
+fn list<T: PartialEq>(
+    p: &mut Problems,
+    field: &str,
+    items: &[String],
+    parse: impl Fn(&str) -> Result<T, Invalid>,
+) -> Option<Vec<T>> {
+    if items.is_empty() {
+        p.add(field, Code::Required, "at least one is required");
+        return None;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, s) in items.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        match parse(s) {
+            Ok(v) => {
+                if out.contains(&v) {
+                    p.add(at, Code::Duplicate, "listed twice");
+                } else {
+                    out.push(v);
+                }
+            }
+            Err(e) => {
+                p.push(e.at(at));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+impl RawOrder {
+    /// Validate into a [`ServiceOrder`] against the catalog, recording problems under
+    /// `prefix` (normally `orders[i]`). `seen_dids` carries DIDs already taken by earlier
+    /// orders of the same proposal, so a repeat across orders is reported.
+    pub fn validate_into(
+        &self,
+        prefix: &str,
+        catalog: &Catalog,
+        seen_dids: &mut HashMap<Phone, String>,
+        p: &mut Problems,
+    ) -> Option<ServiceOrder> {
+        let f = |name: &str| format!("{prefix}.{name}");
+        let plan = req(p, &f("product"), &self.product, |s| {
+            catalog.resolve(s).ok_or_else(|| {
+                Invalid::new(
+                    Code::UnknownPlan,
+                    "no plan in the catalog has this product code or id",
+                )
+            })
+        });
+        let quantity = match &self.quantity {
+            None => Some(1),
+            Some(s) => p.check(f("quantity"), parse_count(s, 1, MAX_QUANTITY)),
+        };
+        let area_code = req(p, &f("area_code"), &self.area_code, |s| {
+            s.parse::<AreaCode>()
+        });
+        let start_date = req(p, &f("start_date"), &self.start_date, parse_date);
+        let billing_day = req(p, &f("billing_day"), &self.billing_day, |s| {
+            parse_count(s, 0, 255).and_then(|d| BillingDay::new(d as u8))
+        });
+        let explicit_lines = opt(p, &f("sip_lines"), &self.sip_lines, |s| {
+            parse_count(s, 1, MAX_LINES)
+        });
+        let explicit_channels = opt(p, &f("channels"), &self.channels, |s| {
+            parse_count(s, 1, MAX_LINES)
+        });
+        let explicit_value = opt(p, &f("monthly_value"), &self.monthly_value, |s| {
+            s.parse::<Money>()
+        });
+
+        // DIDs: each a phone in the order's area code, none repeated in the proposal.
+        let mut dids = Vec::with_capacity(self.dids.len());
+        let mut dids_ok = true;
+        for (i, s) in self.dids.iter().enumerate() {
+            let at = format!("{}[{i}]", f("dids"));
+            match s.parse::<Phone>() {
+                Ok(did) => {
+                    if let Some(area) = area_code
+                        && did.area_code() != area
+                    {
+                        p.add(
+                            &at,
+                            Code::Inconsistent,
+                            format!(
+                                "the DID is in area code {}, the order in {}",
+                                did.area_code(),
+                                area
+                            ),
+                        );
+                        dids_ok = false;
+                    }
+                    if let Some(first) = seen_dids.get(&did) {
+                        p.add(
+                            &at,
+                            Code::Duplicate,
+                            format!("the same DID is already requested at {first}"),
+                        );
+                        dids_ok = false;
+                    } else {
+                        seen_dids.insert(did, at.clone());
+                        dids.push(did);
+                    }
+                }
+                Err(e) => {
+                    p.push(e.at(at));
+                    dids_ok = false;
+                }
+            }
+        }
+
+        let plan = plan?;
+        let quantity = quantity?;
+        let sip_lines = match explicit_lines? {
+            Some(n) => n,
+            None => p.check(f("sip_lines"), checked_units(plan.lines_per_unit, quantity))?,
+        };
+        let channels = match explicit_channels? {
+            Some(n) => n,
+            None => p.check(
+                f("channels"),
+                checked_units(plan.channels_per_unit, quantity),
+            )?,
+        };
+        let monthly_value = match (explicit_value?, plan.monthly_price) {
+            (Some(v), _) => v,
+            (None, Some(price)) => p.check(f("monthly_value"), price.times(quantity))?,
+            (None, None) => {
+                p.add(
+                    f("monthly_value"),
+                    Code::Required,
+                    "the plan has no list price, so a value is required",
+                );
+                return None;
+            }
+        };
+        if !dids_ok {
+            return None;
+        }
+        Some(ServiceOrder {
+            plan: plan.id.clone(),
+            product_code: self.product.as_ref().map(|s| trim_ascii(s).to_owned()),
+            quantity,
+            sip_lines,
+            channels,
+            area_code: area_code?,
+            dids,
+            monthly_value,
+            start_date: start_date?,
+            billing_day: billing_day?,
+        })
+    }
+}
+
+fn checked_units(per_unit: u32, quantity: u32) -> Result<u32, Invalid> {
+    per_unit
+        .checked_mul(quantity)
+        .filter(|n| *n <= MAX_LINES)
+        .ok_or_else(|| {
+            Invalid::new(
+                Code::OutOfRange,
+                format!("more than {MAX_LINES} for one order"),
+            )
+        })
+}
+
+impl RawProposal {
+    /// Validate the whole proposal against the catalog. Every problem is reported at once;
+    /// nothing panics whatever the input.
+    pub fn validate(&self, catalog: &Catalog) -> Result<Proposal, Problems> {
+        let mut p = Problems::new();
+        let id = req(&mut p, "id", &self.id, |s| Ok(trim_ascii(s).to_owned()));
+        let status = self
+            .status
+            .as_deref()
+            .map(ProposalStatus::parse)
+            .unwrap_or(ProposalStatus::Approved);
+        let customer = self.customer.validate_into("customer", &mut p);
+        let mut orders = Vec::with_capacity(self.orders.len());
+        let mut orders_ok = true;
+        if self.orders.is_empty() {
+            p.add(
+                "orders",
+                Code::Required,
+                "a proposal needs at least one service",
+            );
+            orders_ok = false;
+        }
+        let mut seen = HashMap::new();
+        for (i, o) in self.orders.iter().enumerate() {
+            match o.validate_into(&format!("orders[{i}]"), catalog, &mut seen, &mut p) {
+                Some(o) => orders.push(o),
+                None => orders_ok = false,
+            }
+        }
+        let seller = match &self.seller {
+            None => Some(None),
+            Some(s) if s.name.is_none() && s.email.is_none() => Some(None),
+            Some(s) => {
+                let name = req(&mut p, "seller.name", &s.name, |v| v.parse::<ContactName>());
+                let email = opt(&mut p, "seller.email", &s.email, |v| v.parse::<Email>());
+                match (name, email) {
+                    (Some(name), Some(email)) => Some(Some(Seller { name, email })),
+                    _ => None,
+                }
+            }
+        };
+        let created_at = opt(&mut p, "created_at", &self.created_at, parse_timestamp);
+        let updated_at = opt(&mut p, "updated_at", &self.updated_at, parse_timestamp);
+        if !p.is_empty() || !orders_ok {
+            return Err(p);
+        }
+        match (id, customer, seller, created_at, updated_at) {
+            (Some(id), Some(customer), Some(seller), Some(created_at), Some(updated_at)) => {
+                Ok(Proposal {
+                    id,
+                    code: self
+                        .code
+                        .as_ref()
+                        .map(|s| trim_ascii(s).to_owned())
+                        .filter(|s| !s.is_empty()),
+                    status,
+                    customer,
+                    orders,
+                    seller,
+                    created_at,
+                    updated_at,
+                })
+            }
+            _ => Err(p),
+        }
+    }
+}

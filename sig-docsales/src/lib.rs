@@ -1,0 +1,3 @@
+//! Typed client for the docsales API (filled in by its own issue).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
