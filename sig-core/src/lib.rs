@@ -18,6 +18,7 @@ pub mod contact;
 pub mod domain;
 pub mod ids;
 pub mod money;
+pub mod ports;
 pub mod problem;
 pub mod raw;
 pub mod taxid;

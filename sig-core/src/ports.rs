@@ -1,0 +1,390 @@
+//! Ports: what the pipeline needs from the outside world, as traits the adapters implement.
+//!
+//! - [`Erp`] — the ERP (Omie): customers and monthly service contracts.
+//! - [`VoipPlatform`] — one ServidorNext (a NextBilling instance): customers, SIP lines, DIDs,
+//!   health.
+//! - [`ProposalSource`] — where proposals come from (DocSales): re-fetch one, list approved ones.
+//!
+//! Every call is **idempotent by SIG's natural keys** (DESIGN.md, "Identity and idempotency"):
+//! the adapter looks the record up by the SIG id it carries before creating it, so a repeat
+//! after a crash or an ambiguous failure finds instead of duplicating. Failures are an
+//! [`UpstreamError`] that says which system and call failed, whether the request may have been
+//! applied upstream, and whether retrying can help.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{AreaCode, Phone};
+use crate::domain::{Customer, ServiceOrder};
+use crate::ids::{CustomerId, DidId, LineId, ServerId, ServiceOrderId};
+use crate::problem::Problems;
+use crate::raw::RawProposal;
+use crate::taxid::TaxId;
+
+/// An outside system SIG talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    /// The Omie ERP.
+    Omie,
+    /// A NextBilling instance (ServidorNext).
+    NextBilling,
+    /// DocSales.
+    DocSales,
+    /// A fiscal/CEP lookup provider.
+    Fiscal,
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            System::Omie => "omie",
+            System::NextBilling => "nextbilling",
+            System::DocSales => "docsales",
+            System::Fiscal => "fiscal",
+        })
+    }
+}
+
+/// What kind of failure an upstream call had; drives retry decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum UpstreamErrorKind {
+    /// Network failure, timeout, 5xx, malformed response: retrying may help.
+    Transient,
+    /// Rate limited (429, REDUNDANT, method busy); retry after the wait.
+    RateLimited,
+    /// The account is blocked for a while (Omie misuse block); no call until the wait ends.
+    Blocked,
+    /// Credentials refused.
+    Unauthorized,
+    /// The upstream refused the data (a business fault); a person must fix something.
+    Rejected,
+    /// A record the call needs does not exist upstream.
+    NotFound,
+    /// A uniqueness conflict that the adapter could not resolve by adoption.
+    Conflict,
+    /// Anything else permanent (bad request, unsupported).
+    Permanent,
+}
+
+/// A failed call to an outside system. Messages never carry secrets or full request URLs.
+#[derive(Debug, thiserror::Error)]
+#[error("{system} {call} failed ({kind:?}): {message}")]
+pub struct UpstreamError {
+    /// Which system.
+    pub system: System,
+    /// Which call (`UpsertCliente`, `manageDevices`, …).
+    pub call: String,
+    /// What kind of failure.
+    pub kind: UpstreamErrorKind,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// The upstream's own error code (`SOAP-ENV:Client-102`), when it gave one.
+    pub code: Option<String>,
+    /// Human message (the upstream's text, redacted).
+    pub message: String,
+    /// The record involved (a SIG id or upstream id), when known.
+    pub record: Option<String>,
+    /// Whether the request may have been applied upstream (a write whose response was lost).
+    pub maybe_applied: bool,
+    /// How long to wait before retrying, when the upstream said.
+    pub retry_after: Option<Duration>,
+    /// The underlying error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl UpstreamError {
+    /// A new error with the essentials; the rest is filled with the builder methods.
+    pub fn new(
+        system: System,
+        call: impl Into<String>,
+        kind: UpstreamErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        UpstreamError {
+            system,
+            call: call.into(),
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+            record: None,
+            maybe_applied: false,
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// Set the HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Set the upstream code.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Set the record involved.
+    pub fn with_record(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
+    }
+
+    /// Mark that the request may have been applied.
+    pub fn maybe_applied(mut self, yes: bool) -> Self {
+        self.maybe_applied = yes;
+        self
+    }
+
+    /// Set the wait before a retry.
+    pub fn with_retry_after(mut self, d: Duration) -> Self {
+        self.retry_after = Some(d);
+        self
+    }
+
+    /// Keep the underlying error (it must not carry secrets or URLs).
+    pub fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(e));
+        self
+    }
+
+    /// Whether retrying the same call later can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            UpstreamErrorKind::Transient
+                | UpstreamErrorKind::RateLimited
+                | UpstreamErrorKind::Blocked
+        )
+    }
+}
+
+/// How to find a customer in the ERP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerLookup {
+    /// By SIG's id (Omie `codigo_cliente_integracao`).
+    SigId(CustomerId),
+    /// By the ERP's own id (Omie `codigo_cliente_omie`).
+    ErpId(i64),
+    /// By CPF/CNPJ.
+    TaxId(TaxId),
+}
+
+/// A customer record in the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpCustomer {
+    /// The ERP's id (Omie `codigo_cliente_omie`) — SIG's link from then on.
+    pub erp_id: i64,
+    /// The integration code the record carries (SIG's id, or another system's when adopted
+    /// and it already had one).
+    pub integration_code: Option<String>,
+    /// Whether SIG adopted a record that already existed under another integration code.
+    pub adopted: bool,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// What SIG asks the ERP to bill monthly for one service order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractRequest<'a> {
+    /// The service order (its SIG id is the contract's integration code, Omie `cCodIntCtr`).
+    pub order_id: ServiceOrderId,
+    /// The order.
+    pub order: &'a ServiceOrder,
+    /// The plan's ERP terms from the catalog.
+    pub terms: &'a crate::config::OmieContractDefaults,
+    /// A description for the contract item (plan name and quantity).
+    pub description: String,
+}
+
+/// A contract in the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpContract {
+    /// The ERP's id (Omie `nCodCtr`).
+    pub erp_id: i64,
+    /// Its integration code (the SIG service-order id).
+    pub integration_code: String,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// The ERP port (Omie).
+#[async_trait]
+pub trait Erp: Send + Sync {
+    /// Create or update the customer keyed by SIG's id. When the ERP already holds the
+    /// CPF/CNPJ under another integration code, adopt that record (set SIG's code only if it
+    /// has none) instead of creating a second one. `known_erp_id` is the link SIG stored from
+    /// an earlier call, if any.
+    async fn upsert_customer(
+        &self,
+        id: CustomerId,
+        customer: &Customer,
+        known_erp_id: Option<i64>,
+    ) -> Result<ErpCustomer, UpstreamError>;
+
+    /// Find a customer.
+    async fn find_customer(
+        &self,
+        lookup: &CustomerLookup,
+    ) -> Result<Option<ErpCustomer>, UpstreamError>;
+
+    /// Ensure exactly one monthly service contract for the order, keyed by its SIG id; never
+    /// a second one for the same order.
+    async fn ensure_contract(
+        &self,
+        customer: &ErpCustomer,
+        request: &ContractRequest<'_>,
+    ) -> Result<ErpContract, UpstreamError>;
+}
+
+/// A customer (Assinante) on a NextBilling instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoipCustomer {
+    /// NextBilling's customer id.
+    pub voip_id: i64,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// A SIP line SIG asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRequest {
+    /// SIG's id for the line (carried in a searchable field upstream).
+    pub line_id: LineId,
+    /// The order it belongs to.
+    pub order_id: ServiceOrderId,
+    /// NextBilling `rate_id`.
+    pub rate_id: i64,
+    /// Simultaneous calls allowed on the line.
+    pub channels: u32,
+    /// Area code the line is in.
+    pub area_code: AreaCode,
+}
+
+/// A SIP line on a NextBilling instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoipLine {
+    /// NextBilling's device id.
+    pub voip_id: i64,
+    /// SIP username.
+    pub username: String,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// A DID SIG asks for, routed to one of the customer's lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DidRequest {
+    /// SIG's id for the DID.
+    pub did_id: DidId,
+    /// The number.
+    pub number: Phone,
+    /// NextBilling device id of the line it rings.
+    pub device_id: i64,
+    /// NextBilling `rate_id`.
+    pub rate_id: i64,
+}
+
+/// A DID on a NextBilling instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoipDid {
+    /// NextBilling's DID id.
+    pub voip_id: i64,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// The result of a health probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Whether the instance answered correctly in time.
+    pub healthy: bool,
+    /// Why not, or `ok`.
+    pub reason: String,
+    /// How long the probe took, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// The VoIP-platform port: one ServidorNext.
+#[async_trait]
+pub trait VoipPlatform: Send + Sync {
+    /// Which server this is.
+    fn server_id(&self) -> &ServerId;
+
+    /// Ensure the customer exists on this instance, keyed by SIG's id.
+    async fn ensure_customer(
+        &self,
+        id: CustomerId,
+        customer: &Customer,
+    ) -> Result<VoipCustomer, UpstreamError>;
+
+    /// Ensure the line exists for the customer, keyed by its SIG id.
+    async fn ensure_line(
+        &self,
+        customer: &VoipCustomer,
+        line: &LineRequest,
+    ) -> Result<VoipLine, UpstreamError>;
+
+    /// Ensure the DID exists and rings the given line, keyed by its SIG id.
+    async fn ensure_did(
+        &self,
+        customer: &VoipCustomer,
+        did: &DidRequest,
+    ) -> Result<VoipDid, UpstreamError>;
+
+    /// Probe the instance within `timeout`.
+    async fn probe(&self, timeout: Duration) -> Health;
+}
+
+/// Where a proposal came from: (source account, proposal id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceKey {
+    /// The source account (a DocSales account id, or `sig` for direct registrations).
+    pub account: String,
+    /// The proposal's id in that source.
+    pub proposal_id: String,
+}
+
+/// A proposal read from its source, mapped to the domain's raw shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcedProposal {
+    /// Where it came from.
+    pub key: SourceKey,
+    /// The mapped, unvalidated proposal.
+    pub raw: RawProposal,
+    /// Domain field prefixes and the source fields they were read from, so validation
+    /// problems can name both (`customer.tax_id` ← `customer.legal_code`).
+    pub field_sources: Vec<(String, String)>,
+    /// Problems found while mapping (an item that names no product, …).
+    pub mapping_problems: Problems,
+}
+
+/// A page of approved proposals from reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedPage {
+    /// Keys of approved proposals.
+    pub keys: Vec<SourceKey>,
+    /// Cursor for the next page; `None` when done.
+    pub next_cursor: Option<String>,
+}
+
+/// The proposal-source port (DocSales).
+#[async_trait]
+pub trait ProposalSource: Send + Sync {
+    /// The account this source reads.
+    fn account(&self) -> &str;
+
+    /// Read one proposal in full (always re-fetched before acting on a notification).
+    async fn fetch(&self, proposal_id: &str) -> Result<SourcedProposal, UpstreamError>;
+
+    /// List approved proposals changed since `cursor` (reconciliation).
+    async fn list_approved(&self, cursor: Option<&str>) -> Result<ApprovedPage, UpstreamError>;
+}
