@@ -1,1 +1,68 @@
-fn main() {}
+//! `sig` — the command-line front door to SIG VoIP.
+//!
+//! Conventions (DESIGN.md, "The `sig` binary"): human output by default, `--json` for
+//! machines (one object per line for streams; `validate` always writes JSON lines). Exit 0
+//! when the command ran to its end — business outcomes such as invalid values are reported in
+//! the output, and `--strict` turns them into exit 1 —; 1 when it could not run to its end;
+//! 2 for usage or configuration errors.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// SIG VoIP: DocSales → Omie → NextBilling integration.
+#[derive(Debug, Parser)]
+#[command(name = "sig", version, about, propagate_version = true)]
+struct Cli {
+    /// Turn business outcomes (invalid values, held or failed integrations) into exit code 1.
+    #[arg(long, global = true)]
+    strict: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate values (one per line on stdin) or proposal documents; writes JSON lines.
+    Validate(cmd::validate::Args),
+}
+
+/// How a command ended.
+pub enum Outcome {
+    /// Ran to its end with nothing to report.
+    Clean,
+    /// Ran to its end; some business outcomes were negative (invalid values, failures).
+    Findings,
+}
+
+/// Why a command could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad usage or configuration (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The command could not finish (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+    };
+    match result {
+        Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(CliError::Usage(m)) => {
+            eprintln!("sig: {m}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(m)) => {
+            eprintln!("sig: {m}");
+            ExitCode::from(1)
+        }
+    }
+}

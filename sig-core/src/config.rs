@@ -495,6 +495,16 @@ impl Catalog {
             .or_else(|| self.plans.iter().find(|p| p.id.as_str() == t))
     }
 
+    /// Read only the catalog of a `sig.toml` text (no secrets are resolved): what tools that
+    /// map proposals need. The whole document must still parse.
+    pub fn from_config_toml(text: &str) -> Result<Catalog, ConfigError> {
+        let file = parse_file(text)?;
+        let catalog = Catalog { fields: file.catalog.fields, plans: file.catalog.plans };
+        let mut p = Problems::new();
+        catalog.check("catalog", &mut p);
+        if p.is_empty() { Ok(catalog) } else { Err(ConfigError::Invalid(p)) }
+    }
+
     /// The plan with this id.
     pub fn plan(&self, id: &PlanId) -> Option<&Plan> {
         self.plans.iter().find(|p| &p.id == id)
@@ -593,18 +603,7 @@ impl Config {
         base: &Path,
         secrets: &dyn SecretSource,
     ) -> Result<Config, ConfigError> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            key: "(document)".into(),
-            message: e.to_string(),
-        })?;
-        let file: ConfigFile = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
-                let key = e.path().to_string();
-                ConfigError::Syntax {
-                    key,
-                    message: e.into_inner().to_string(),
-                }
-            })?;
+        let file = parse_file(text)?;
         let mut p = Problems::new();
         let cfg = build(file, base, secrets, &mut p);
         if p.is_empty() {
@@ -635,6 +634,15 @@ impl Config {
     pub fn user(&self, id: &UserId) -> Option<&UserConfig> {
         self.users.iter().find(|u| &u.id == id)
     }
+}
+
+fn parse_file(text: &str) -> Result<ConfigFile, ConfigError> {
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| ConfigError::Syntax { key: "(document)".into(), message: e.to_string() })?;
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::Syntax { key, message: e.into_inner().to_string() }
+    })
 }
 
 fn resolve_secret(

@@ -1,0 +1,6 @@
+//! One module per `sig` subcommand.
+
+pub mod validate;
+
+/// The catalog of the shipped example configuration, used when no `--config` is given.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../sig.example.toml");

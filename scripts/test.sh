@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of SIG VoIP on a fresh machine: formatting, lints, the Rust test suite,
+# the differential test against python-stdnum, and the Python suite.
+# It installs what it needs itself (a virtual environment under .venv from PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Crate features the test build needs (the vendor sandboxes); the Python extension-module
+# feature stays off so test binaries link.
+FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --features "$FEATURES" -- -D warnings
+
+step "cargo test"
+cargo test --workspace --features "$FEATURES"
+
+step "python virtual environment (.venv)"
+PY="${SIG_PYTHON_BOOTSTRAP:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+
+step "differential test against python-stdnum"
+SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests --features "$FEATURES" \
+  --test differential_stdnum -- --ignored --nocapture
+
+step "all tests passed"
