@@ -1,0 +1,512 @@
+//! DocSales document → sig-core's [`RawProposal`], with the DocSales field each domain field
+//! was read from, so a validation problem names both (`customer.tax_id` ←
+//! `customer.legal_code`).
+//!
+//! | domain | DocSales |
+//! |---|---|
+//! | `id` | `document.id`, else `document.external_uuid` |
+//! | `code`, `status`, `created_at`, `updated_at` | `document.*` |
+//! | `customer.tax_id` | `customer.legal_code` |
+//! | `customer.legal_name` / `trade_name` | `customer.name` / `customer.DBA` |
+//! | `customer.contact_name` | `customer.contact_name`, else `document.contact_name` |
+//! | `customer.emails` | `customer.contact_email`, `customer.financial_email`, else `document.contact_email` |
+//! | `customer.phones` | `customer.phone1`, `phone2`, `whatsapp_number` (repeats dropped) |
+//! | `customer.address.*` | `customer.address`, `number`, `complement`, `district`, `city`, `state`, `postal_code` |
+//! | `customer.state_registration` | `customer.legal_code2` `[inferred]` |
+//! | `orders[i]` | `products[i]` `[inferred]`, one order per item |
+//! | `orders[i].product` / `quantity` | `products[i].code` / `quantity` |
+//! | `orders[i].monthly_value` | `products[i].total_value`, else `unit_value × quantity` |
+//! | `orders[i].area_code` / `dids` | the catalog's `custom_*` fields: on the item, else on `document` |
+//! | `orders[i].start_date` / `billing_day` | `document.contract_start` / `document.due_day` |
+//! | `seller.name` / `email` | `document_owner.name` / `email` |
+//!
+//! Every item becomes an order; an item whose code the catalog does not know is reported by
+//! sig-core (`unknown_plan`) so a person decides, rather than silently dropped. DIDs written
+//! in one text field are split on commas, semicolons and whitespace. Document-level DIDs go to
+//! the first order whose item has no DIDs field of its own `[inferred]`.
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sig_core::config::Catalog;
+use sig_core::ports::{SourceKey, SourcedProposal};
+use sig_core::raw::{RawAddress, RawCustomer, RawOrder, RawProposal, RawSeller};
+use sig_core::{Code, Problems, Proposal};
+
+use crate::wire::{Document, ProposalDocument, ProposalRef, TIMESTAMP_FORMAT};
+
+/// A mapped proposal: the raw shape, where each field came from, and the problems found
+/// while mapping (a custom field of the wrong type, a value that overflows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapped {
+    /// The unvalidated proposal.
+    pub raw: RawProposal,
+    /// (domain field prefix, DocSales field), most specific first.
+    pub field_sources: Vec<(String, String)>,
+    /// Problems found while mapping, already traced to their DocSales field.
+    pub mapping_problems: Problems,
+}
+
+struct Builder {
+    sources: Vec<(String, String)>,
+    problems: Problems,
+}
+
+impl Builder {
+    fn src(&mut self, domain: impl Into<String>, docsales: impl Into<String>) {
+        self.sources.push((domain.into(), docsales.into()));
+    }
+
+    fn problem(&mut self, field: String, code: Code, message: &str, source: String) {
+        self.problems.add(field.clone(), code, message);
+        self.problems.trace_source(&field, &source);
+    }
+}
+
+/// Map a document into sig-core's raw shape through the catalog's custom field names.
+pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
+    let mut b = Builder {
+        sources: Vec::new(),
+        problems: Problems::new(),
+    };
+    let empty_doc = Document::default();
+    let d = doc.document.as_ref().unwrap_or(&empty_doc);
+
+    let id = d.reference().map(|r| r.as_segment());
+    b.src(
+        "id",
+        if d.id.is_some() || d.external_uuid.is_none() {
+            "document.id"
+        } else {
+            "document.external_uuid"
+        },
+    );
+    b.src("created_at", "document.created_at");
+    b.src("updated_at", "document.updated_at");
+
+    let customer = map_customer(doc, d, &mut b);
+    let orders = map_orders(doc, d, catalog, &mut b);
+    b.src("orders", "products");
+
+    let seller = doc.document_owner.as_ref().map(|o| RawSeller {
+        name: o.name.clone(),
+        email: o.email.clone(),
+    });
+    b.src("seller.name", "document_owner.name");
+    b.src("seller.email", "document_owner.email");
+    b.src("seller", "document_owner");
+
+    let raw = RawProposal {
+        id,
+        code: d.code.clone(),
+        status: d.status.as_ref().map(|s| s.as_str().to_owned()),
+        customer,
+        orders,
+        seller,
+        created_at: d.created_at.map(|t| t.format(TIMESTAMP_FORMAT).to_string()),
+        updated_at: d.updated_at.map(|t| t.format(TIMESTAMP_FORMAT).to_string()),
+    };
+    Mapped {
+        raw,
+        field_sources: b.sources,
+        mapping_problems: b.problems,
+    }
+}
+
+fn map_customer(doc: &ProposalDocument, d: &Document, b: &mut Builder) -> RawCustomer {
+    let Some(c) = doc.customer.as_ref() else {
+        b.src("customer", "customer");
+        return RawCustomer::default();
+    };
+    b.src("customer.tax_id", "customer.legal_code");
+    b.src("customer.legal_name", "customer.name");
+    b.src("customer.trade_name", "customer.DBA");
+    b.src("customer.state_registration", "customer.legal_code2");
+    for (domain, docsales) in [
+        ("street", "address"),
+        ("number", "number"),
+        ("complement", "complement"),
+        ("district", "district"),
+        ("city", "city"),
+        ("uf", "state"),
+        ("cep", "postal_code"),
+    ] {
+        b.src(
+            format!("customer.address.{domain}"),
+            format!("customer.{docsales}"),
+        );
+    }
+
+    let contact_name = match &c.contact_name {
+        Some(n) => {
+            b.src("customer.contact_name", "customer.contact_name");
+            Some(n.clone())
+        }
+        None => {
+            b.src("customer.contact_name", "document.contact_name");
+            d.contact_name.clone()
+        }
+    };
+
+    // E-mails, main first; exact repeats dropped (DocSales often repeats the contact).
+    let mut emails: Vec<String> = Vec::new();
+    let mut email_sources: Vec<&str> = Vec::new();
+    let candidates = [
+        (c.contact_email.as_ref(), "customer.contact_email"),
+        (c.financial_email.as_ref(), "customer.financial_email"),
+    ];
+    for (v, src) in candidates {
+        push_unique(&mut emails, &mut email_sources, v, src, |s| {
+            s.trim().to_ascii_lowercase()
+        });
+    }
+    if emails.is_empty() {
+        push_unique(
+            &mut emails,
+            &mut email_sources,
+            d.contact_email.as_ref(),
+            "document.contact_email",
+            |s| s.trim().to_ascii_lowercase(),
+        );
+    }
+    for (i, src) in email_sources.iter().enumerate() {
+        b.src(format!("customer.emails[{i}]"), *src);
+    }
+    b.src(
+        "customer.emails",
+        "customer.contact_email, customer.financial_email",
+    );
+
+    // Phones, main first; repeats (same digits) dropped: WhatsApp is often the main phone.
+    let mut phones: Vec<String> = Vec::new();
+    let mut phone_sources: Vec<&str> = Vec::new();
+    for (v, src) in [
+        (c.phone1.as_ref(), "customer.phone1"),
+        (c.phone2.as_ref(), "customer.phone2"),
+        (c.whatsapp_number.as_ref(), "customer.whatsapp_number"),
+    ] {
+        push_unique(&mut phones, &mut phone_sources, v, src, |s| {
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            digits
+                .strip_prefix("55")
+                .filter(|r| r.len() >= 10)
+                .map(str::to_owned)
+                .unwrap_or(digits)
+        });
+    }
+    for (i, src) in phone_sources.iter().enumerate() {
+        b.src(format!("customer.phones[{i}]"), *src);
+    }
+    b.src(
+        "customer.phones",
+        "customer.phone1, customer.phone2, customer.whatsapp_number",
+    );
+    b.src("customer", "customer");
+
+    RawCustomer {
+        tax_id: c.legal_code.as_ref().map(|l| l.as_str().to_owned()),
+        legal_name: c.name.clone(),
+        trade_name: c.dba.clone(),
+        contact_name,
+        emails,
+        phones,
+        address: RawAddress {
+            street: c.address.clone(),
+            number: c.number.clone(),
+            complement: c.complement.clone(),
+            district: c.district.clone(),
+            city: c.city.clone(),
+            uf: c.state.clone(),
+            cep: c.postal_code.clone(),
+        },
+        state_registration: c.legal_code2.clone(),
+        municipal_registration: None,
+    }
+}
+
+fn push_unique<'a>(
+    values: &mut Vec<String>,
+    sources: &mut Vec<&'a str>,
+    value: Option<&String>,
+    source: &'a str,
+    key: impl Fn(&str) -> String,
+) {
+    let Some(v) = value else { return };
+    let k = key(v);
+    if values.iter().any(|existing| key(existing) == k) {
+        return;
+    }
+    values.push(v.clone());
+    sources.push(source);
+}
+
+fn map_orders(
+    doc: &ProposalDocument,
+    d: &Document,
+    catalog: &Catalog,
+    b: &mut Builder,
+) -> Vec<RawOrder> {
+    let area_field = catalog.fields.area_code.as_str();
+    let dids_field = catalog.fields.dids.as_str();
+    let start_date = d.contract_start.map(|s| s.format("%Y-%m-%d").to_string());
+    let billing_day = d.due_day.map(|n| n.to_string());
+    let mut document_dids_used = false;
+
+    let mut orders = Vec::with_capacity(doc.products.len());
+    for (i, item) in doc.products.iter().enumerate() {
+        let at = format!("orders[{i}]");
+        let src = format!("products[{i}]");
+
+        b.src(format!("{at}.product"), format!("{src}.code"));
+        b.src(format!("{at}.quantity"), format!("{src}.quantity"));
+        b.src(format!("{at}.start_date"), "document.contract_start");
+        b.src(format!("{at}.billing_day"), "document.due_day");
+
+        // Value: the item's total, else unit × quantity (exact decimal arithmetic).
+        let monthly_value = match (item.total_value, item.unit_value) {
+            (Some(total), _) => {
+                b.src(format!("{at}.monthly_value"), format!("{src}.total_value"));
+                Some(total.normalize().to_string())
+            }
+            (None, Some(unit)) => {
+                b.src(format!("{at}.monthly_value"), format!("{src}.unit_value"));
+                match unit.checked_mul(item.quantity.unwrap_or(Decimal::ONE)) {
+                    Some(v) => Some(v.normalize().to_string()),
+                    None => {
+                        b.problem(
+                            format!("{at}.monthly_value"),
+                            Code::OutOfRange,
+                            "unit value × quantity is too large",
+                            format!("{src}.unit_value"),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => {
+                b.src(format!("{at}.monthly_value"), format!("{src}.total_value"));
+                None
+            }
+        };
+
+        // Area code: on the item, else on the document.
+        let (area_value, area_src) = match item.extra.get(area_field) {
+            Some(v) if !v.is_null() => (Some(v), format!("{src}.{area_field}")),
+            _ => (d.custom.get(area_field), format!("document.{area_field}")),
+        };
+        b.src(format!("{at}.area_code"), area_src.clone());
+        let area_code = match area_value.map(scalar_text) {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(s))) => Some(s),
+            Some(Err(())) => {
+                b.problem(
+                    format!("{at}.area_code"),
+                    Code::InvalidFormat,
+                    "the area code field holds a list or an object, not text",
+                    area_src,
+                );
+                None
+            }
+        };
+
+        // DIDs: on the item, else the document's (given to one order only).
+        let (dids_value, dids_src) = match item.extra.get(dids_field) {
+            Some(v) if !v.is_null() => (Some(v), format!("{src}.{dids_field}")),
+            _ if !document_dids_used => {
+                let v = d.custom.get(dids_field).filter(|v| !v.is_null());
+                document_dids_used |= v.is_some();
+                (v, format!("document.{dids_field}"))
+            }
+            _ => (None, format!("document.{dids_field}")),
+        };
+        b.src(format!("{at}.dids"), dids_src.clone());
+        let dids = match dids_value.map(did_list) {
+            None => Vec::new(),
+            Some(Ok(list)) => list,
+            Some(Err(())) => {
+                b.problem(
+                    format!("{at}.dids"),
+                    Code::InvalidFormat,
+                    "the DIDs field holds an object or nested lists, not numbers",
+                    dids_src,
+                );
+                Vec::new()
+            }
+        };
+
+        b.src(at, src);
+        orders.push(RawOrder {
+            product: item.code.clone(),
+            quantity: item.quantity.map(|q| q.normalize().to_string()),
+            sip_lines: None,
+            channels: None,
+            area_code,
+            dids,
+            monthly_value,
+            start_date: start_date.clone(),
+            billing_day: billing_day.clone(),
+        });
+    }
+    orders
+}
+
+/// A custom value as text: strings (blank is absent) and numbers; `Err` for lists/objects.
+fn scalar_text(v: &Value) -> Result<Option<String>, ()> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err(()),
+    }
+}
+
+/// DIDs from one text field (split on commas, semicolons and whitespace), a number, or a
+/// list of those.
+fn did_list(v: &Value) -> Result<Vec<String>, ()> {
+    fn split(s: &str, out: &mut Vec<String>) {
+        out.extend(
+            s.split(|c: char| c == ',' || c == ';' || c.is_ascii_whitespace())
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let mut out = Vec::new();
+    match v {
+        Value::Null => {}
+        Value::String(s) => split(s, &mut out),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Null => {}
+                    Value::String(s) => split(s, &mut out),
+                    Value::Number(n) => out.push(n.to_string()),
+                    _ => return Err(()),
+                }
+            }
+        }
+        Value::Bool(_) | Value::Object(_) => return Err(()),
+    }
+    Ok(out)
+}
+
+/// The port's shape: the key is (`account`, the document's id — or `requested` when the
+/// document names none, e.g. when it was fetched by external uuid and carries no id).
+pub fn sourced(
+    account: &str,
+    requested: &ProposalRef,
+    doc: &ProposalDocument,
+    catalog: &Catalog,
+) -> SourcedProposal {
+    let mut mapped = map_proposal(doc, catalog);
+    let proposal_id = mapped
+        .raw
+        .id
+        .clone()
+        .unwrap_or_else(|| requested.as_segment());
+    if mapped.raw.id.is_none() {
+        mapped.raw.id = Some(proposal_id.clone());
+    }
+    SourcedProposal {
+        key: SourceKey {
+            account: account.to_owned(),
+            proposal_id,
+        },
+        raw: mapped.raw,
+        field_sources: mapped.field_sources,
+        mapping_problems: mapped.mapping_problems,
+    }
+}
+
+/// Fill `source_field` on every problem the field sources can trace (most specific first).
+pub fn trace(problems: &mut Problems, field_sources: &[(String, String)]) {
+    for (domain, source) in field_sources {
+        problems.trace_source(domain, source);
+    }
+}
+
+/// Validate a sourced proposal: sig-core's validation plus the mapping problems, every
+/// problem traced to its DocSales field.
+///
+/// # Errors
+/// Every problem found, at once.
+pub fn validate(sourced: &SourcedProposal, catalog: &Catalog) -> Result<Proposal, Problems> {
+    let result = sourced.raw.validate(catalog);
+    let mut problems = sourced.mapping_problems.clone();
+    let proposal = match result {
+        Ok(p) => Some(p),
+        Err(p) => {
+            problems.0.extend(p.0);
+            None
+        }
+    };
+    trace(&mut problems, &sourced.field_sources);
+    match proposal {
+        Some(p) if problems.is_empty() => Ok(p),
+        _ => Err(problems),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn did_lists_split_on_commas_semicolons_and_spaces() {
+        assert_eq!(
+            did_list(&json!("1140001000, 1140001001;1140001002 1140001003")).unwrap(),
+            ["1140001000", "1140001001", "1140001002", "1140001003"]
+        );
+        assert_eq!(
+            did_list(&json!([1140001000u64, "1140001001,1140001002", null])).unwrap(),
+            ["1140001000", "1140001001", "1140001002"]
+        );
+        assert!(did_list(&json!({"a": 1})).is_err());
+        assert!(did_list(&json!([[1]])).is_err());
+    }
+
+    #[test]
+    fn document_dids_go_to_one_order_only() {
+        let doc: ProposalDocument = serde_json::from_value(json!({
+            "document": {"id": 1, "custom_dids": "1140001000", "custom_ddd": "11"},
+            "products": [{"code": "A"}, {"code": "B"}]
+        }))
+        .unwrap();
+        let m = map_proposal(&doc, &Catalog::default());
+        assert_eq!(m.raw.orders[0].dids, ["1140001000"]);
+        assert!(m.raw.orders[1].dids.is_empty());
+        assert_eq!(m.raw.orders[1].area_code.as_deref(), Some("11"));
+    }
+
+    #[test]
+    fn wrong_typed_custom_fields_are_mapping_problems_with_their_source() {
+        let doc: ProposalDocument = serde_json::from_value(json!({
+            "document": {"id": 1, "custom_ddd": ["11"]},
+            "products": [{"code": "A", "custom_dids": {"x": 1}}]
+        }))
+        .unwrap();
+        let m = map_proposal(&doc, &Catalog::default());
+        let p: Vec<_> = m.mapping_problems.iter().collect();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].field, "orders[0].area_code");
+        assert_eq!(p[0].source_field.as_deref(), Some("document.custom_ddd"));
+        assert_eq!(p[1].field, "orders[0].dids");
+        assert_eq!(
+            p[1].source_field.as_deref(),
+            Some("products[0].custom_dids")
+        );
+    }
+
+    #[test]
+    fn value_is_unit_times_quantity_when_no_total() {
+        let doc: ProposalDocument = serde_json::from_value(json!({
+            "document": {"id": 1},
+            "products": [{"code": "A", "quantity": "3", "unit_value": "49.90"}]
+        }))
+        .unwrap();
+        let m = map_proposal(&doc, &Catalog::default());
+        assert_eq!(m.raw.orders[0].monthly_value.as_deref(), Some("149.7"));
+        assert_eq!(m.raw.orders[0].quantity.as_deref(), Some("3"));
+    }
+}

@@ -1,0 +1,1201 @@
+//! DocSales wire types: the proposal document as the webhook and `GET /api/v1/proposals/{id}`
+//! carry it (reference §2.1), and the other payloads the client reads and writes.
+//!
+//! **Lenient** where the API is loose: timestamps in DocSales' `2022-07-11 16:01:55 -0300`
+//! form or RFC 3339, numbers sent as strings, empty strings read as absent, `custom_*` and
+//! every other unknown field kept (not dropped) in a map. **Strict** where it matters: ids
+//! (positive integers, or UUID-like references that are safe in a URL path), the status (a
+//! string; unknown values kept as [`ProposalStatus::Unknown`]), tax ids (text only: as a JSON
+//! number a CPF loses its leading zeros) and money ([`Decimal`], never `f64` arithmetic).
+//!
+//! Every rejection names the JSON path of the offending value ([`DecodeError::path`]) and
+//! never quotes the value itself (it may be personal data).
+//!
+//! Shapes marked `[inferred]` are not in any DocSales documentation (see
+//! `OPEN-QUESTIONS.md`): the `products` item array and its value fields, `document.id` and
+//! `document.external_uuid` in the webhook body, the listing envelopes and the write bodies.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use rust_decimal::Decimal;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use sig_core::ProposalStatus;
+
+/// DocSales' timestamp form: `2022-07-11 16:01:55 -0300` (not RFC 3339).
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S %z";
+
+/// The most characters an external uuid or other reference may have.
+const MAX_REF_LEN: usize = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Ids and references
+// ---------------------------------------------------------------------------------------------
+
+/// How a proposal is named to `GET /api/v1/proposals/{id}`: DocSales' internal id (the number
+/// in `/proposals/44073/edit`) or the `external_uuid` it generated for an API-created document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProposalRef {
+    /// The internal numeric id.
+    Id(u64),
+    /// The `external_uuid`.
+    ExternalUuid(String),
+}
+
+impl ProposalRef {
+    /// The path segment for this reference.
+    pub fn as_segment(&self) -> String {
+        match self {
+            ProposalRef::Id(n) => n.to_string(),
+            ProposalRef::ExternalUuid(s) => s.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ProposalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_segment())
+    }
+}
+
+/// Why a proposal reference was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRef(&'static str);
+
+impl FromStr for ProposalRef {
+    type Err = InvalidRef;
+
+    /// All digits: an internal id; otherwise an external uuid (letters, digits, `-`, `_`, at
+    /// most 64). Nothing else is accepted, so a reference is always safe in a URL path.
+    fn from_str(s: &str) -> Result<Self, InvalidRef> {
+        let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+        if t.is_empty() {
+            return Err(InvalidRef("a proposal id is required"));
+        }
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            return parse_id(t).map(ProposalRef::Id);
+        }
+        check_ref(t).map(|()| ProposalRef::ExternalUuid(t.to_owned()))
+    }
+}
+
+fn parse_id(t: &str) -> Result<u64, InvalidRef> {
+    match t.parse::<u64>() {
+        Ok(0) => Err(InvalidRef("an id is a positive whole number, got 0")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(InvalidRef(
+            "an id is a positive whole number that fits 64 bits",
+        )),
+    }
+}
+
+fn check_ref(t: &str) -> Result<(), InvalidRef> {
+    if t.len() > MAX_REF_LEN {
+        return Err(InvalidRef("a reference has at most 64 characters"));
+    }
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(InvalidRef(
+            "a reference has only letters, digits, `-` and `_`",
+        ));
+    }
+    Ok(())
+}
+
+/// A customer's CPF or CNPJ as DocSales sends it (`customer.legal_code`): text of digits,
+/// letters (the alphanumeric CNPJ) and mask characters. Check digits are **not** verified
+/// here: sig-core validates them and reports `customer.tax_id`, which the mapping traces back
+/// to `customer.legal_code`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LegalCode(String);
+
+impl LegalCode {
+    /// The text as received (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LegalCode {
+    /// Masked: a CPF is personal data (LGPD).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LegalCode(<{} chars>)", self.0.chars().count())
+    }
+}
+
+impl FromStr for LegalCode {
+    type Err = InvalidRef;
+    fn from_str(s: &str) -> Result<Self, InvalidRef> {
+        let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+        if t.is_empty() {
+            return Err(InvalidRef("a CPF/CNPJ is required"));
+        }
+        if t.len() > 24 {
+            return Err(InvalidRef(
+                "a CPF/CNPJ has at most 18 characters with its mask",
+            ));
+        }
+        if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b' '))
+        {
+            return Err(InvalidRef(
+                "a CPF/CNPJ has only digits, letters and the mask characters `.`, `/`, `-`",
+            ));
+        }
+        Ok(LegalCode(t.to_owned()))
+    }
+}
+
+impl Serialize for LegalCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Whether the customer is a company or a person (`customer.customer_type`); unknown values
+/// are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomerType {
+    /// `company`.
+    Company,
+    /// `person` `[inferred]`: only `company` appears in the published sample.
+    Person,
+    /// Anything else, kept as received.
+    Unknown(String),
+}
+
+impl CustomerType {
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CustomerType::Company => "company",
+            CustomerType::Person => "person",
+            CustomerType::Unknown(s) => s,
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "company" => CustomerType::Company,
+            "person" | "individual" => CustomerType::Person,
+            _ => CustomerType::Unknown(s.to_owned()),
+        }
+    }
+}
+
+impl Serialize for CustomerType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers (lenient and strict). None of their messages quotes the value.
+// ---------------------------------------------------------------------------------------------
+
+/// The field readers, public so the sandbox and tests can reuse them.
+pub mod de {
+    use super::*;
+
+    fn blank(s: &str) -> bool {
+        s.bytes().all(|b| b.is_ascii_whitespace())
+    }
+
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "text",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "an object",
+        }
+    }
+
+    fn wrong<E: serde::de::Error>(expected: &str, got: &Value) -> E {
+        E::custom(format!("expected {expected}, got {}", kind(got)))
+    }
+
+    /// Text: strings as they are, numbers and booleans in JSON form; `null` and blank strings
+    /// are absent; lists and objects are refused.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            other => Err(wrong("text", &other)),
+        }
+    }
+
+    /// A whole number ≥ 0 that fits `u32`, as a number or as text (`"12"`, `"12.0"`); `null`
+    /// and blank are absent.
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = match &v {
+            Value::Null => return Ok(None),
+            Value::String(s) if blank(s) => return Ok(None),
+            Value::String(s) => s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned(),
+            Value::Number(n) => n.to_string(),
+            other => return Err(wrong("a whole number", other)),
+        };
+        let t = text.strip_suffix(".0").unwrap_or(&text);
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(D::Error::custom("expected a whole number of 0 or more"));
+        }
+        t.parse::<u32>()
+            .map(Some)
+            .map_err(|_| D::Error::custom("a whole number at most 4294967295 is expected"))
+    }
+
+    /// A boolean: `true`/`false`, `1`/`0`, or those as text; `null` and blank are absent.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            Value::String(s) if blank(s) => Ok(None),
+            Value::String(s) => match s
+                .trim_matches(|c: char| c.is_ascii_whitespace())
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(D::Error::custom("expected true or false")),
+            },
+            Value::Number(n) => match n.as_u64() {
+                Some(1) => Ok(Some(true)),
+                Some(0) => Ok(Some(false)),
+                _ => Err(D::Error::custom("expected true or false")),
+            },
+            other => Err(wrong("true or false", other)),
+        }
+    }
+
+    /// A date: `YYYY-MM-DD` (DocSales) or `DD/MM/YYYY`; `null` and blank are absent.
+    pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => sig_core::raw::parse_date(&s)
+                .map(Some)
+                .map_err(|e| D::Error::custom(e.message)),
+            other => Err(wrong("a date as text", &other)),
+        }
+    }
+
+    /// A timestamp: `2022-07-11 16:01:55 -0300` or RFC 3339; `null` and blank are absent.
+    pub fn timestamp<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => sig_core::raw::parse_timestamp(&s)
+                .map(Some)
+                .map_err(|e| D::Error::custom(e.message)),
+            other => Err(wrong("a timestamp as text", &other)),
+        }
+    }
+
+    /// Money or a quantity as an exact decimal: a JSON number or text like `"1234.56"`. A JSON
+    /// number is read through its shortest decimal text, never used as `f64`. Comma decimal
+    /// separators and thousands separators are refused (ambiguous). `null` and blank are
+    /// absent.
+    pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = match &v {
+            Value::Null => return Ok(None),
+            Value::String(s) if blank(s) => return Ok(None),
+            Value::String(s) => s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned(),
+            Value::Number(n) => n.to_string(),
+            other => return Err(wrong("a decimal number", other)),
+        };
+        parse_decimal(&text).map(Some).map_err(D::Error::custom)
+    }
+
+    /// Parse `-?digits(.digits)?` (or a JSON number's exponent form) into a [`Decimal`].
+    pub fn parse_decimal(t: &str) -> Result<Decimal, &'static str> {
+        let plain = {
+            let body = t.strip_prefix('-').unwrap_or(t);
+            let mut parts = body.splitn(2, '.');
+            let int = parts.next().unwrap_or("");
+            let frac = parts.next();
+            !int.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if plain {
+            return Decimal::from_str_exact(t)
+                .map_err(|_| "a decimal number with at most 28 significant digits is expected");
+        }
+        let sci = t.contains(['e', 'E'])
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        if sci {
+            return Decimal::from_scientific(t)
+                .map_err(|_| "a decimal number with at most 28 significant digits is expected");
+        }
+        Err(
+            "expected a decimal number written like 1234.56 (a dot for decimals, no thousands separator)",
+        )
+    }
+
+    /// A strict id: a positive whole number, as a JSON number or as text of digits.
+    pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Number(n) => match n.as_u64() {
+                Some(0) | None => Err(D::Error::custom(
+                    "an id is a positive whole number that fits 64 bits",
+                )),
+                Some(n) => Ok(Some(n)),
+            },
+            Value::String(s) if blank(s) => Ok(None),
+            Value::String(s) => {
+                let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+                if !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(D::Error::custom("an id is a positive whole number"));
+                }
+                parse_id(t).map(Some).map_err(D::Error::custom)
+            }
+            other => Err(wrong("a positive whole number", other)),
+        }
+    }
+
+    /// A strict reference (`external_uuid`): text of letters, digits, `-` and `_`, at most 64.
+    pub fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => {
+                let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+                check_ref(t).map_err(D::Error::custom)?;
+                Ok(Some(t.to_owned()))
+            }
+            other => Err(wrong("a reference as text", &other)),
+        }
+    }
+
+    /// A strict CPF/CNPJ: text only (a number would have lost its leading zeros).
+    pub fn legal_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LegalCode>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => s.parse().map(Some).map_err(D::Error::custom),
+            Value::Number(_) => Err(D::Error::custom(
+                "a CPF/CNPJ must be sent as text: as a number it loses its leading zeros",
+            )),
+            other => Err(wrong("a CPF/CNPJ as text", &other)),
+        }
+    }
+
+    /// A strict status: text; unknown values kept; `null` and blank are absent.
+    pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ProposalStatus>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) if s.len() > 64 => {
+                Err(D::Error::custom("a status has at most 64 characters"))
+            }
+            Value::String(s) => Ok(Some(ProposalStatus::parse(&s))),
+            other => Err(wrong("a status as text", &other)),
+        }
+    }
+
+    /// A customer type: text; unknown values kept; `null` and blank are absent.
+    pub fn customer_type<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<CustomerType>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) if blank(&s) => Ok(None),
+            Value::String(s) => Ok(Some(CustomerType::parse(
+                s.trim_matches(|c: char| c.is_ascii_whitespace()),
+            ))),
+            other => Err(wrong("a customer type as text", &other)),
+        }
+    }
+
+    /// A list that may be `null` (read as empty).
+    pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+    }
+
+    /// An object that may be `null` (read as absent).
+    pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<T>::deserialize(d)
+    }
+}
+
+mod ser {
+    use super::*;
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` hands us `&Option<T>`
+    pub fn timestamp<S: Serializer>(
+        v: &Option<DateTime<FixedOffset>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => s.serialize_str(&t.format(TIMESTAMP_FORMAT).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proposal document
+// ---------------------------------------------------------------------------------------------
+
+/// One DocSales proposal as a whole: the webhook body, and `[inferred]` the body of
+/// `GET /api/v1/proposals/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProposalDocument {
+    /// The sales document.
+    #[serde(
+        deserialize_with = "de::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document: Option<Document>,
+    /// The DocSales tenant (the seller's company).
+    #[serde(
+        deserialize_with = "de::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub account: Option<Account>,
+    /// The user who owns the document (the salesperson).
+    #[serde(
+        deserialize_with = "de::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_owner: Option<DocumentOwner>,
+    /// The customer.
+    #[serde(
+        deserialize_with = "de::object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub customer: Option<Customer>,
+    /// The items sold `[inferred]`: name and shape unconfirmed.
+    #[serde(deserialize_with = "de::list", skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductItem>,
+    /// Every other top-level field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The `document` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Document {
+    /// Internal id (the number in `/proposals/44073/edit`) `[inferred]` in the webhook body.
+    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The uuid DocSales generates for API-created documents `[inferred]` in this object.
+    #[serde(
+        deserialize_with = "de::reference",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_uuid: Option<String>,
+    /// Human code (`DS-00319`), returned in webhooks.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Status (`sent`, `approved`, …; unknown values kept).
+    #[serde(
+        deserialize_with = "de::status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<ProposalStatus>,
+    /// Created.
+    #[serde(
+        deserialize_with = "de::timestamp",
+        serialize_with = "ser::timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub created_at: Option<DateTime<FixedOffset>>,
+    /// Last changed.
+    #[serde(
+        deserialize_with = "de::timestamp",
+        serialize_with = "ser::timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<DateTime<FixedOffset>>,
+    /// Expiry date.
+    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<NaiveDate>,
+    /// Contract start.
+    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    pub contract_start: Option<NaiveDate>,
+    /// Contract end.
+    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    pub contract_end: Option<NaiveDate>,
+    /// Contract length in months.
+    #[serde(
+        deserialize_with = "de::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contract_months: Option<u32>,
+    /// Number of instalments.
+    #[serde(
+        deserialize_with = "de::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub parcels_count: Option<u32>,
+    /// Billing (due) day of the month.
+    #[serde(
+        deserialize_with = "de::count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub due_day: Option<u32>,
+    /// Contact person.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_name: Option<String>,
+    /// Contact role.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_role: Option<String>,
+    /// Contact e-mail.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    /// CRM deal id.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub deal_id: Option<String>,
+    /// CRM deal name.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub deal_name: Option<String>,
+    /// CRM deal owner.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub deal_user_id: Option<String>,
+    /// CRM data, kept as received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_crm_data: Option<Value>,
+    /// CRM pipeline, kept as received (nullable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_pipeline: Option<Value>,
+    /// Whether pages are initialled.
+    #[serde(deserialize_with = "de::flag", skip_serializing_if = "Option::is_none")]
+    pub sign_initial: Option<bool>,
+    /// `custom_*` fields and every other field, kept as received.
+    #[serde(flatten)]
+    pub custom: BTreeMap<String, Value>,
+}
+
+impl Document {
+    /// The reference to re-fetch this document by: its id, else its external uuid.
+    pub fn reference(&self) -> Option<ProposalRef> {
+        self.id
+            .map(ProposalRef::Id)
+            .or_else(|| self.external_uuid.clone().map(ProposalRef::ExternalUuid))
+    }
+
+    /// The `custom_*` fields only.
+    pub fn custom_fields(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.custom.iter().filter(|(k, _)| k.starts_with("custom_"))
+    }
+}
+
+/// The `account` object: the DocSales tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)] // field names are DocSales' own (reference §2.1)
+pub struct Account {
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Masked CNPJ of the tenant.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub address1: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub address2: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub address_number: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub legal_code2: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub phone1: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub phone2: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub financial_email: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub currency_iso_code: Option<String>,
+    /// Every other field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The `document_owner` object: the salesperson.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)] // field names are DocSales' own (reference §2.1)
+pub struct DocumentOwner {
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub whatsapp_number: Option<String>,
+    /// Every other field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The `customer` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Customer {
+    /// Internal id (the number in `/customers/48011/edit`) `[inferred]` in this object.
+    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The customer code (one of the keys `GET /customers/{customer_id}/proposals` takes)
+    /// `[inferred]` in this object.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Legal name (or the person's name).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Trade name (`DBA`, "doing business as").
+    #[serde(
+        rename = "DBA",
+        deserialize_with = "de::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dba: Option<String>,
+    /// CPF or CNPJ.
+    #[serde(
+        deserialize_with = "de::legal_code",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legal_code: Option<LegalCode>,
+    /// `company` or `person`.
+    #[serde(
+        deserialize_with = "de::customer_type",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub customer_type: Option<CustomerType>,
+    /// State registration (inscrição estadual) `[inferred]` meaning.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub legal_code2: Option<String>,
+    /// CEP.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Street.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Street number.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Complement.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub complement: Option<String>,
+    /// District.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// City.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// UF.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Main phone.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub phone1: Option<String>,
+    /// Second phone.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub phone2: Option<String>,
+    /// WhatsApp number.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub whatsapp_number: Option<String>,
+    /// Contact person.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_name: Option<String>,
+    /// Contact role.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_role: Option<String>,
+    /// Contact e-mail.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    /// Billing e-mail `[inferred]` on the customer (the sample has it on `account`).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub financial_email: Option<String>,
+    /// The uuid DocSales generates for API-created records.
+    #[serde(
+        deserialize_with = "de::reference",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_uuid: Option<String>,
+    /// Id in the CRM.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub id_crm_customer: Option<String>,
+    /// Profession.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub profession: Option<String>,
+    /// Civil status (`stable_union`, …).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub civil_status: Option<String>,
+    /// Gender (`not_informed`, …).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Nationality.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    /// Every other field (`custom_*` included), kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One item sold `[inferred]`: the smallest plausible shape, to confirm against the account's
+/// swagger file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProductItem {
+    /// Item id.
+    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// Product/service code (what the catalog maps to a plan).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Product name.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Quantity (may be fractional on the wire; sig-core accepts whole numbers only).
+    #[serde(
+        deserialize_with = "de::decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quantity: Option<Decimal>,
+    /// Price per unit per month.
+    #[serde(
+        deserialize_with = "de::decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unit_value: Option<Decimal>,
+    /// Total per month for the item.
+    #[serde(
+        deserialize_with = "de::decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_value: Option<Decimal>,
+    /// Every other field (per-item `custom_*` included), kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other payloads
+// ---------------------------------------------------------------------------------------------
+
+/// One page of proposals: a customer's proposals (documented call, envelope `[inferred]`) or
+/// the approved ones since a cursor (`[inferred]` call).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProposalPage {
+    /// The proposals. Each is the flat `document` shape.
+    #[serde(deserialize_with = "de::list")]
+    pub proposals: Vec<Document>,
+    /// The cursor for the next page, when there is one `[inferred]`.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Every other field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One entry of a registration-data table (payment method, product, template, signer role,
+/// seller): the field names inside are `[inferred]`; everything is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationEntry {
+    /// Id (text: some tables may use codes).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Code, where the table has one.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Name.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail (sellers).
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Every other field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `GET /api/v1/registration-data`: the lookup tables needed to create a document (table names
+/// `[inferred]`; the help page lists them in Portuguese).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationData {
+    /// Signature types (paper / digital).
+    #[serde(deserialize_with = "de::list")]
+    pub signature_types: Vec<RegistrationEntry>,
+    /// Payment methods (Meio de Pagamento).
+    #[serde(deserialize_with = "de::list")]
+    pub payment_methods: Vec<RegistrationEntry>,
+    /// Services and products.
+    #[serde(deserialize_with = "de::list")]
+    pub products: Vec<RegistrationEntry>,
+    /// Document templates.
+    #[serde(deserialize_with = "de::list")]
+    pub templates: Vec<RegistrationEntry>,
+    /// Signer roles (parte, testemunha, …).
+    #[serde(deserialize_with = "de::list")]
+    pub signer_roles: Vec<RegistrationEntry>,
+    /// Salespeople.
+    #[serde(deserialize_with = "de::list")]
+    pub sellers: Vec<RegistrationEntry>,
+    /// Every other table, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// What DocSales answers to a create or update: the record's identifiers `[inferred]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CreatedRecord {
+    /// Internal id.
+    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// External uuid.
+    #[serde(
+        deserialize_with = "de::reference",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_uuid: Option<String>,
+    /// Code.
+    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Status, for documents.
+    #[serde(
+        deserialize_with = "de::status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<ProposalStatus>,
+    /// Every other field, kept as received.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `POST /api/v1/proposals` body `[inferred]` (path and body unconfirmed), wrapped as
+/// `{"proposal": {...}}` in the style of the E-Sign API's `{"esign_document": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewDocument {
+    /// Caller-set code, returned in webhooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Customer reference (code, id or CNPJ).
+    pub customer_id: String,
+    /// Template id from the registration data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    /// E-mail of the DocSales user who owns the document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
+    /// Contract start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_start: Option<NaiveDate>,
+    /// Billing day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_day: Option<u32>,
+    /// Items.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductItem>,
+    /// `custom_*` fields.
+    #[serde(flatten)]
+    pub custom: BTreeMap<String, Value>,
+}
+
+/// A customer record SIG writes to DocSales (`PUT /api/v1/customers/{code}` `[inferred]`,
+/// body `{"customer": {...}}`). Field names follow the webhook's `customer` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CustomerRecord {
+    /// Legal name.
+    pub name: String,
+    /// CPF/CNPJ, unmasked.
+    pub legal_code: String,
+    /// `company` or `person`.
+    pub customer_type: String,
+    /// Trade name.
+    #[serde(rename = "DBA", skip_serializing_if = "Option::is_none")]
+    pub dba: Option<String>,
+    /// State registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_code2: Option<String>,
+    /// CEP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Street.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Complement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complement: Option<String>,
+    /// District.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// City.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// UF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Main phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone1: Option<String>,
+    /// Contact person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_name: Option<String>,
+    /// Contact e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+}
+
+impl CustomerRecord {
+    /// The record for a validated sig-core customer.
+    pub fn from_customer(c: &sig_core::Customer) -> Self {
+        let a = &c.address;
+        CustomerRecord {
+            name: c.legal_name.to_string(),
+            legal_code: c.tax_id.as_str().to_owned(),
+            customer_type: match c.tax_id.kind() {
+                sig_core::TaxIdKind::Cpf => "person".into(),
+                sig_core::TaxIdKind::Cnpj => "company".into(),
+            },
+            dba: c.trade_name.as_ref().map(ToString::to_string),
+            legal_code2: c.state_registration.as_ref().map(ToString::to_string),
+            postal_code: Some(a.cep.as_str().to_owned()),
+            address: Some(a.street.to_string()),
+            number: Some(a.number.to_string()),
+            complement: a.complement.as_ref().map(ToString::to_string),
+            district: Some(a.district.to_string()),
+            city: Some(a.city.to_string()),
+            state: Some(a.uf.as_str().to_owned()),
+            phone1: c.phones.first().map(sig_core::Phone::national),
+            contact_name: c.contact_name.as_ref().map(ToString::to_string),
+            contact_email: c.emails.first().map(ToString::to_string),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/// What went wrong reading a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodeErrorKind {
+    /// Not JSON at all, or JSON with trailing garbage.
+    Syntax,
+    /// The body ended in the middle of a value.
+    Eof,
+    /// Well-formed JSON with a value of the wrong type or form at [`DecodeError::path`].
+    Data,
+}
+
+/// A body that could not be read, naming the JSON path of the offending value (`.` for the
+/// root). The message never quotes the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?} error at `{path}` (line {line}, column {column}): {message}")]
+pub struct DecodeError {
+    /// What kind of failure.
+    pub kind: DecodeErrorKind,
+    /// JSON path of the value (`customer.legal_code`, `products[1].unit_value`, `.`).
+    pub path: String,
+    /// What was wrong, without the value.
+    pub message: String,
+    /// Line in the body.
+    pub line: usize,
+    /// Column in the body.
+    pub column: usize,
+}
+
+impl DecodeError {
+    fn new(path: String, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let kind = match e.classify() {
+            Category::Data => DecodeErrorKind::Data,
+            Category::Eof => DecodeErrorKind::Eof,
+            Category::Syntax | Category::Io => DecodeErrorKind::Syntax,
+        };
+        DecodeError {
+            kind,
+            path,
+            message: redact_values(&strip_position(&e.to_string())),
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+
+    /// Whether the error names a field below the root (true for every rejection of
+    /// well-formed JSON whose root is an object).
+    pub fn names_field(&self) -> bool {
+        self.kind == DecodeErrorKind::Data && self.path != "." && !self.path.is_empty()
+    }
+}
+
+/// serde_json appends ` at line L column C`; we keep those apart.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Remove quoted values serde puts in its messages (`invalid type: string "…", expected …`):
+/// they may be personal data.
+pub(crate) fn redact_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    for marker in ["string \"", "unknown field `", "unknown variant `"] {
+        if let Some(i) = rest.find(marker) {
+            let start = i + marker.len();
+            let close = if marker.ends_with('"') {
+                rest.rfind("\", expected")
+                    .or_else(|| rest.rfind('"'))
+                    .filter(|&c| c >= start)
+            } else {
+                rest[start..].find('`').map(|c| c + start)
+            };
+            if let Some(c) = close {
+                out.push_str(&rest[..start]);
+                out.push('…');
+                rest = &rest[c..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decode a JSON body into `T`, naming the JSON path of any offending value.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        DecodeError::new(path, e.inner())
+    })?;
+    de.end().map_err(|e| DecodeError::new(".".into(), &e))?;
+    Ok(value)
+}
+
+/// Decode a proposal document (webhook body or proposal detail).
+pub fn decode_proposal(body: &[u8]) -> Result<ProposalDocument, DecodeError> {
+    decode(body)
+}
+
+/// Decode `T` from the object under `key` when the body is wrapped (`{"customer": {...}}`),
+/// or from the whole body otherwise; paths are reported from the body's root.
+pub(crate) fn decode_wrapped<T: DeserializeOwned>(
+    body: &[u8],
+    key: &str,
+) -> Result<T, DecodeError> {
+    let value: Value = decode(body)?;
+    let (inner, prefix) = match value {
+        Value::Object(mut map) if map.len() == 1 && map.contains_key(key) => {
+            (map.remove(key).unwrap_or(Value::Null), format!("{key}."))
+        }
+        other => (other, String::new()),
+    };
+    serde_path_to_error::deserialize(inner).map_err(|e| {
+        let inner_path = e.path().to_string();
+        let path = if inner_path == "." {
+            prefix.trim_end_matches('.').to_owned()
+        } else {
+            format!("{prefix}{inner_path}")
+        };
+        DecodeError {
+            kind: DecodeErrorKind::Data,
+            path: if path.is_empty() { ".".into() } else { path },
+            message: redact_values(&e.inner().to_string()),
+            line: 0,
+            column: 0,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_removes_quoted_values() {
+        let m = redact_values("invalid type: string \"123.456.789-09\", expected u32");
+        assert_eq!(m, "invalid type: string \"…\", expected u32");
+        let m = redact_values("unknown variant `secret`, expected one of `a`, `b`");
+        assert!(!m.contains("secret"), "{m}");
+    }
+
+    #[test]
+    fn decimals_never_go_through_f64_arithmetic() {
+        assert_eq!(
+            de::parse_decimal("199.90").unwrap(),
+            Decimal::from_str_exact("199.90").unwrap()
+        );
+        assert!(de::parse_decimal("1.234,56").is_err());
+        assert!(de::parse_decimal("12,5").is_err());
+        assert!(de::parse_decimal("").is_err());
+        assert!(de::parse_decimal("-").is_err());
+        assert!(de::parse_decimal("1.").is_err());
+        assert_eq!(
+            de::parse_decimal("1.5e2").unwrap(),
+            Decimal::from_str_exact("150").unwrap()
+        );
+    }
+
+    #[test]
+    fn proposal_refs_are_safe_path_segments() {
+        assert_eq!(
+            "44073".parse::<ProposalRef>().unwrap(),
+            ProposalRef::Id(44073)
+        );
+        assert!(matches!(
+            "0b6c-11ee_be56".parse::<ProposalRef>().unwrap(),
+            ProposalRef::ExternalUuid(_)
+        ));
+        assert!("../customers".parse::<ProposalRef>().is_err());
+        assert!("a/b".parse::<ProposalRef>().is_err());
+        assert!("0".parse::<ProposalRef>().is_err());
+        assert!("".parse::<ProposalRef>().is_err());
+        assert!("99999999999999999999999".parse::<ProposalRef>().is_err());
+    }
+
+    #[test]
+    fn wrapped_bodies_report_paths_from_the_root() {
+        let e = decode_wrapped::<CreatedRecord>(br#"{"customer": {"id": "x"}}"#, "customer")
+            .unwrap_err();
+        assert_eq!(e.path, "customer.id");
+        let ok: CreatedRecord = decode_wrapped(br#"{"id": 7}"#, "customer").unwrap();
+        assert_eq!(ok.id, Some(7));
+    }
+}
