@@ -13,14 +13,17 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod choice;
 pub mod config;
 pub mod contact;
 pub mod domain;
 pub mod ids;
 pub mod money;
+pub mod pipeline;
 pub mod ports;
 pub mod problem;
 pub mod raw;
+pub mod store;
 pub mod taxid;
 pub mod text;
 

@@ -1,0 +1,1319 @@
+//! The integration pipeline: a durable state machine per integration, over the ports only.
+//!
+//! ```text
+//! received → fetch → validate ─(problems)→ held ─(edit, resume)→ validate
+//!                       │
+//!                       └→ customer → erp_customer → contract:i → server:i
+//!                            → next_customer:<server> → line:i:n → did:i:j → done
+//! ```
+//!
+//! Each step's result is written to the store's journal (with the audit event and any link or
+//! reservation it changes, in one transaction) before the next step starts, and a journaled
+//! step is never run again. Each upstream call uses SIG's natural keys (the customer, order,
+//! line and DID ids minted once, in the `validate` step), so a step repeated after a crash —
+//! between the upstream effect and its journal write — finds the record instead of creating a
+//! second one. Failpoints (the `fail` crate, cargo feature `failpoints`) sit exactly there:
+//! `after_<step>` fires after the upstream call succeeded and before its journal write.
+//!
+//! Transient upstream failures are retried with exponential backoff (honouring a wait the
+//! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
+//! it at once with the reason. Either way an operator can [`Pipeline::retry`] it after a fix.
+//! A permanent failure releases the capacity the integration reserved but had not provisioned.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::choice::{self, Candidate, Decision, Demand};
+use crate::config::{Catalog, ServerConfig};
+use crate::contact::AreaCode;
+use crate::domain::{Proposal, ProposalStatus};
+use crate::ids::{CompanyId, CustomerId, DidId, IntegrationId, LineId, ServerId, ServiceOrderId};
+use crate::ports::{
+    ContractRequest, DidRequest, Erp, ErpContract, ErpCustomer, LineRequest, ProposalSource,
+    SourceKey, System, UpstreamError, VoipCustomer, VoipDid, VoipLine, VoipPlatform,
+};
+use crate::problem::Problems;
+use crate::raw::RawProposal;
+use crate::store::{
+    Actor, AuditEvent, AuditOutcome, Change, Failure, Integration, IntegrationStatus, Load,
+    Reservation, StepEntry, Store, StoreError,
+};
+
+/// The time source (a port, so time-dependent rules are testable).
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What the pipeline knows of a ServidorNext, from `sig.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// Id.
+    pub id: ServerId,
+    /// Name.
+    pub name: String,
+    /// Area codes served.
+    pub area_codes: BTreeSet<AreaCode>,
+    /// Line capacity.
+    pub capacity_lines: u32,
+    /// Channel capacity.
+    pub capacity_channels: u32,
+    /// Takes new services.
+    pub active: bool,
+}
+
+impl From<&ServerConfig> for ServerInfo {
+    fn from(s: &ServerConfig) -> Self {
+        ServerInfo {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            area_codes: s.area_codes.clone(),
+            capacity_lines: s.capacity_lines,
+            capacity_channels: s.capacity_channels,
+            active: s.active,
+        }
+    }
+}
+
+/// A server the pipeline can provision on.
+#[derive(Clone)]
+pub struct ServerHandle {
+    /// What SIG knows of it.
+    pub info: ServerInfo,
+    /// Its client.
+    pub platform: Arc<dyn VoipPlatform>,
+}
+
+/// A company's outside systems.
+#[derive(Clone)]
+pub struct CompanyHandle {
+    /// Id.
+    pub id: CompanyId,
+    /// Hold every proposal for review before integrating.
+    pub hold_for_review: bool,
+    /// Its ERP account.
+    pub erp: Arc<dyn Erp>,
+    /// Its proposal source (DocSales account), if it has one.
+    pub source: Option<Arc<dyn ProposalSource>>,
+}
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Integrations in flight at once.
+    pub concurrency: usize,
+    /// Attempts per integration before a transient failure becomes `failed` (retryable).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How long a claimed integration is leased to this worker.
+    pub lease: Duration,
+    /// Health-probe timeout per server.
+    pub health_timeout: Duration,
+    /// How long a health result is reused.
+    pub health_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            concurrency: 16,
+            max_attempts: 8,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(300),
+            lease: Duration::from_secs(300),
+            health_timeout: Duration::from_secs(5),
+            health_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the pipeline itself could not go on (upstream failures are not errors here: they are
+/// recorded on the integration).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The company is not configured.
+    #[error("company {0} is not configured")]
+    UnknownCompany(CompanyId),
+    /// The integration does not exist.
+    #[error("integration {0} not found")]
+    NotFound(IntegrationId),
+    /// The operation does not apply to the integration in its current state.
+    #[error("integration {id} is {status}: {reason}")]
+    InvalidState {
+        /// Integration.
+        id: IntegrationId,
+        /// Its status.
+        status: IntegrationStatus,
+        /// Why the operation does not apply.
+        reason: String,
+    },
+}
+
+/// What an intake did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum IntakeOutcome {
+    /// A new integration was created.
+    Created {
+        /// Its id.
+        integration: IntegrationId,
+    },
+    /// The source record already had an integration.
+    Duplicate {
+        /// The existing one.
+        integration: IntegrationId,
+    },
+    /// Not an approval: recorded and ignored.
+    Ignored {
+        /// The status received.
+        status: String,
+    },
+}
+
+/// The ids SIG mints for an integration's records, once, in the `validate` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIds {
+    /// The service order.
+    pub order: ServiceOrderId,
+    /// One per SIP line.
+    pub lines: Vec<LineId>,
+    /// One per DID.
+    pub dids: Vec<DidId>,
+}
+
+/// The `validate` step's journaled result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validated {
+    /// The validated proposal.
+    pub proposal: Proposal,
+    /// Ids per order, in order.
+    pub orders: Vec<OrderIds>,
+}
+
+/// The `server:i` step's journaled result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerChoice {
+    /// The server.
+    pub server: ServerId,
+    /// Who chose: `automatic`, or the user.
+    pub chosen_by: String,
+    /// The automatic decision (what it chose and why, or would have).
+    pub decision: Decision,
+}
+
+/// The pipeline.
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    companies: BTreeMap<CompanyId, CompanyHandle>,
+    servers: Vec<ServerHandle>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    customer_locks: Mutex<HashMap<CustomerId, Arc<tokio::sync::Mutex<()>>>>,
+    health: Mutex<HashMap<ServerId, (Instant, Option<String>)>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("companies", &self.companies.keys().collect::<Vec<_>>())
+            .field(
+                "servers",
+                &self.servers.iter().map(|s| &s.info.id).collect::<Vec<_>>(),
+            )
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Either an upstream failure (recorded on the integration) or a store failure (propagated).
+enum StepError {
+    Upstream {
+        step: String,
+        error: Box<UpstreamError>,
+    },
+    Permanent {
+        step: String,
+        system: Option<System>,
+        reason: String,
+    },
+    Store(StoreError),
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        StepError::Store(e)
+    }
+}
+
+/// How one integration's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Reached done.
+    Done,
+    /// Stopped for a person.
+    Held,
+    /// Will be retried later.
+    Retrying,
+    /// Failed.
+    Failed,
+    /// Nothing to do (not pending).
+    Skipped,
+}
+
+macro_rules! failpoint {
+    ($name:expr) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name);
+    };
+}
+
+impl Pipeline {
+    /// Build a pipeline.
+    pub fn new(
+        store: Arc<dyn Store>,
+        companies: Vec<CompanyHandle>,
+        servers: Vec<ServerHandle>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Pipeline {
+            store,
+            companies: companies.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            servers,
+            catalog,
+            clock,
+            settings,
+            customer_locks: Mutex::new(HashMap::new()),
+            health: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Record a notification or registration. Only an approved status creates an integration
+    /// (idempotently, by source key); others are audited and ignored. `raw` is stored for
+    /// sources that carry the data themselves (direct registrations, migration); DocSales
+    /// proposals are always re-fetched by the `fetch` step.
+    pub async fn intake(
+        &self,
+        company: &CompanyId,
+        source: SourceKey,
+        status: &ProposalStatus,
+        actor: Actor,
+        raw: Option<RawProposal>,
+    ) -> Result<IntakeOutcome, PipelineError> {
+        if !self.companies.contains_key(company) {
+            return Err(PipelineError::UnknownCompany(company.clone()));
+        }
+        let now = self.clock.now();
+        if !status.starts_integration() {
+            let mut e = AuditEvent::new(
+                now,
+                actor,
+                "notification.ignored",
+                AuditOutcome::Skipped,
+                format!(
+                    "proposal {} is {status}; only an approval starts an integration",
+                    source.proposal_id
+                ),
+            );
+            e.details = serde_json::json!({"account": source.account, "proposal_id": source.proposal_id, "status": status.as_str()});
+            self.store.append_audit(&[e]).await?;
+            return Ok(IntakeOutcome::Ignored {
+                status: status.as_str().to_owned(),
+            });
+        }
+        let mut new = Integration::new(company.clone(), source.clone(), actor.clone(), now);
+        new.raw = raw;
+        let mut e = AuditEvent::new(
+            now,
+            actor,
+            "intake",
+            AuditOutcome::Ok,
+            format!("proposal {} received", source.proposal_id),
+        );
+        e.details =
+            serde_json::json!({"account": source.account, "proposal_id": source.proposal_id});
+        let (i, created) = self.store.intake(new, e).await?;
+        Ok(if created {
+            IntakeOutcome::Created { integration: i.id }
+        } else {
+            IntakeOutcome::Duplicate { integration: i.id }
+        })
+    }
+
+    /// Claim due work and run it, at most `settings.concurrency` at once. Returns how many
+    /// integrations were run.
+    pub async fn run_due(&self) -> Result<usize, PipelineError> {
+        let batch = self
+            .store
+            .claim(
+                self.clock.now(),
+                self.settings.lease,
+                self.settings.concurrency.max(1) * 4,
+            )
+            .await?;
+        let n = batch.len();
+        let sem = Arc::new(tokio::sync::Semaphore::new(
+            self.settings.concurrency.max(1),
+        ));
+        let mut runs = Vec::with_capacity(n);
+        for i in batch {
+            let sem = sem.clone();
+            runs.push(async move {
+                let _permit = sem
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Unavailable("shutting down".into()))?;
+                let id = i.id;
+                let r = self.run(i).await;
+                if r.is_err() {
+                    // Leave nothing leased on a store failure; the next claim retries it.
+                    let _ = self.store.unclaim(id).await;
+                }
+                r
+            });
+        }
+        for r in futures::future::join_all(runs).await {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// Run until no integration is pending (waiting for backoffs as needed).
+    pub async fn run_until_idle(&self) -> Result<(), PipelineError> {
+        loop {
+            let ran = self.run_due().await?;
+            if ran > 0 {
+                continue;
+            }
+            let pending = self
+                .store
+                .list(&crate::store::IntegrationFilter {
+                    statuses: vec![IntegrationStatus::Pending],
+                    ..Default::default()
+                })
+                .await?;
+            let Some(next) = pending.iter().map(|i| i.next_attempt_at).min() else {
+                return Ok(());
+            };
+            let wait = (next - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::time::sleep(wait.clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+        }
+    }
+
+    /// Run one integration as far as it goes now.
+    pub async fn run(&self, integration: Integration) -> Result<RunOutcome, PipelineError> {
+        if integration.status != IntegrationStatus::Pending {
+            return Ok(RunOutcome::Skipped);
+        }
+        let id = integration.id;
+        let mut state = integration;
+        match self.steps(&mut state).await {
+            Ok(outcome) => Ok(outcome),
+            Err(StepError::Store(e)) => Err(e.into()),
+            Err(StepError::Upstream { step, error }) => {
+                // Re-read: the state may have advanced before the failing step.
+                let mut state = self
+                    .store
+                    .get(id)
+                    .await?
+                    .ok_or(PipelineError::NotFound(id))?;
+                Ok(self
+                    .record_upstream_failure(&mut state, step, *error)
+                    .await?)
+            }
+            Err(StepError::Permanent {
+                step,
+                system,
+                reason,
+            }) => {
+                let mut state = self
+                    .store
+                    .get(id)
+                    .await?
+                    .ok_or(PipelineError::NotFound(id))?;
+                let failure = Failure {
+                    step,
+                    system,
+                    code: None,
+                    reason,
+                    retryable: false,
+                };
+                self.fail(&mut state, failure).await?;
+                Ok(RunOutcome::Failed)
+            }
+        }
+    }
+
+    async fn record_upstream_failure(
+        &self,
+        state: &mut Integration,
+        step: String,
+        error: UpstreamError,
+    ) -> Result<RunOutcome, StoreError> {
+        let now = self.clock.now();
+        state.attempts += 1;
+        let reason = error.to_string();
+        let mut e = AuditEvent::new(
+            now,
+            Actor::System,
+            format!("step.{step}"),
+            AuditOutcome::Error,
+            &reason,
+        );
+        e.integration = Some(state.id);
+        e.system = Some(error.system);
+        e.call = Some(error.call.clone());
+        e.details = serde_json::json!({
+            "kind": error.kind, "status": error.status, "code": error.code,
+            "maybe_applied": error.maybe_applied, "attempt": state.attempts,
+        });
+        if error.is_retryable() && state.attempts < self.settings.max_attempts {
+            let backoff = self.backoff(state.attempts);
+            let wait = error.retry_after.map_or(backoff, |w| w.max(backoff));
+            state.next_attempt_at =
+                now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+            state.step = Some(step);
+            let mut change = Change::state(state.clone());
+            change.audit.push(e);
+            self.store.commit(change).await?;
+            self.store.unclaim(state.id).await?;
+            return Ok(RunOutcome::Retrying);
+        }
+        let failure = Failure {
+            step,
+            system: Some(error.system),
+            code: error.code.clone(),
+            reason,
+            retryable: error.is_retryable(),
+        };
+        self.store.append_audit(&[e]).await?;
+        self.fail(state, failure).await?;
+        Ok(RunOutcome::Failed)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .settings
+            .backoff_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(self.settings.backoff_max);
+        // Deterministic jitter in [50 %, 100 %] derived from the clock's sub-second part.
+        let nanos = self.clock.now().timestamp_subsec_nanos() as u64;
+        let frac = 500 + (nanos % 501);
+        capped.mul_f64(frac as f64 / 1000.0)
+    }
+
+    async fn fail(&self, state: &mut Integration, failure: Failure) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let journal = self.store.journal(state.id).await?;
+        // Release capacity reserved but not provisioned (a permanent failure).
+        let mut released = Vec::new();
+        if !failure.retryable {
+            for (k, v) in &journal {
+                if k.starts_with("server:")
+                    && let Ok(c) = serde_json::from_value::<ServerChoiceWithOrder>(v.result.clone())
+                {
+                    released.push(c.order);
+                }
+            }
+        }
+        state.status = IntegrationStatus::Failed;
+        state.finished_at = Some(now);
+        state.step = Some(failure.step.clone());
+        let mut e = AuditEvent::new(
+            now,
+            Actor::System,
+            "failed",
+            AuditOutcome::Error,
+            &failure.reason,
+        );
+        e.integration = Some(state.id);
+        e.details = serde_json::to_value(&failure).unwrap_or_default();
+        state.failure = Some(failure);
+        let mut change = Change::state(state.clone());
+        change.released = released;
+        change.audit.push(e);
+        self.store.commit(change).await
+    }
+
+    fn company(&self, id: &CompanyId) -> Result<&CompanyHandle, StepError> {
+        self.companies.get(id).ok_or_else(|| StepError::Permanent {
+            step: "configuration".into(),
+            system: None,
+            reason: format!("company {id} is not configured"),
+        })
+    }
+
+    async fn commit_step(
+        &self,
+        state: &mut Integration,
+        done: StepDone<'_>,
+        extra: impl FnOnce(&mut Change),
+    ) -> Result<(), StoreError> {
+        let StepDone {
+            key,
+            result,
+            started,
+            system,
+            call,
+            summary,
+        } = done;
+        let now = self.clock.now();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        state.step = Some(key.to_owned());
+        let mut e = AuditEvent::new(
+            now,
+            Actor::System,
+            format!("step.{key}"),
+            AuditOutcome::Ok,
+            summary,
+        );
+        e.integration = Some(state.id);
+        e.system = system;
+        e.call = call.map(str::to_owned);
+        e.duration_ms = Some(duration_ms);
+        e.details = serde_json::json!({
+            "started_at": now - chrono::Duration::milliseconds(duration_ms as i64),
+            "result": redact_result(&result),
+        });
+        let mut change = Change::state(state.clone());
+        change.steps.push(StepEntry {
+            key: key.to_owned(),
+            result,
+            at: now,
+            duration_ms,
+        });
+        change.audit.push(e);
+        extra(&mut change);
+        self.store.commit(change).await
+    }
+
+    fn customer_lock(&self, id: CustomerId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self
+            .customer_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.entry(id).or_default().clone()
+    }
+
+    async fn steps(&self, state: &mut Integration) -> Result<RunOutcome, StepError> {
+        let company = self.company(&state.company)?.clone();
+        let mut journal = self.store.journal(state.id).await?;
+
+        // fetch: DocSales proposals are always re-read; direct ones carry their data.
+        if !journal.contains_key("fetch") {
+            let started = Instant::now();
+            let mut field_sources = Vec::new();
+            let mut mapping_problems = Problems::new();
+            let mut fetched = false;
+            let raw = match (&state.raw, &company.source) {
+                (Some(raw), _) => raw.clone(),
+                (None, Some(src)) => {
+                    let sp = src
+                        .fetch(&state.source.proposal_id)
+                        .await
+                        .map_err(|error| StepError::Upstream {
+                            error: Box::new(error),
+                            step: "fetch".into(),
+                        })?;
+                    fetched = true;
+                    field_sources = sp.field_sources;
+                    mapping_problems = sp.mapping_problems;
+                    sp.raw
+                }
+                (None, None) => {
+                    return Err(StepError::Permanent {
+                        step: "fetch".into(),
+                        system: None,
+                        reason: "no proposal data and no source configured for the company".into(),
+                    });
+                }
+            };
+            state.raw = Some(raw);
+            let result = serde_json::json!({"field_sources": field_sources, "mapping_problems": mapping_problems});
+            let (system, call, summary) = if fetched {
+                (
+                    Some(System::DocSales),
+                    Some("fetch"),
+                    "proposal re-read from its source",
+                )
+            } else {
+                (None, None, "proposal data carried by the intake")
+            };
+            self.commit_step(
+                state,
+                StepDone {
+                    key: "fetch",
+                    result,
+                    started,
+                    system,
+                    call,
+                    summary: summary.into(),
+                },
+                |_| {},
+            )
+            .await?;
+            journal = self.store.journal(state.id).await?;
+        }
+
+        // validate (or hold).
+        let validated: Validated = match journal.get("validate") {
+            Some(e) => serde_json::from_value(e.result.clone())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => {
+                let started = Instant::now();
+                let raw = state.raw.clone().unwrap_or_default();
+                let fetch = journal
+                    .get("fetch")
+                    .map(|e| e.result.clone())
+                    .unwrap_or_default();
+                let mut problems: Problems =
+                    serde_json::from_value(fetch["mapping_problems"].clone()).unwrap_or_default();
+                let sources: Vec<(String, String)> =
+                    serde_json::from_value(fetch["field_sources"].clone()).unwrap_or_default();
+                match raw.validate(&self.catalog) {
+                    Ok(proposal) if problems.is_empty() => {
+                        let orders = proposal
+                            .orders
+                            .iter()
+                            .map(|o| OrderIds {
+                                order: ServiceOrderId::new(),
+                                lines: (0..o.sip_lines).map(|_| LineId::new()).collect(),
+                                dids: o.dids.iter().map(|_| DidId::new()).collect(),
+                            })
+                            .collect();
+                        let v = Validated { proposal, orders };
+                        let result = serde_json::to_value(&v)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        state.problems = Problems::new();
+                        self.commit_step(
+                            state,
+                            StepDone {
+                                key: "validate",
+                                result,
+                                started,
+                                system: None,
+                                call: None,
+                                summary: "proposal valid".into(),
+                            },
+                            |_| {},
+                        )
+                        .await?;
+                        v
+                    }
+                    other => {
+                        if let Err(p) = other {
+                            problems.0.extend(p.0);
+                        }
+                        for (domain, source) in &sources {
+                            problems.trace_source(domain, source);
+                        }
+                        let now = self.clock.now();
+                        state.status = IntegrationStatus::Held;
+                        state.held_since = Some(now);
+                        state.step = Some("validate".into());
+                        let mut e = AuditEvent::new(
+                            now,
+                            Actor::System,
+                            "step.validate",
+                            AuditOutcome::Held,
+                            format!("held: {} validation problem(s)", problems.len()),
+                        );
+                        e.integration = Some(state.id);
+                        e.details = serde_json::json!({"problems": problems});
+                        state.problems = problems;
+                        let mut change = Change::state(state.clone());
+                        change.audit.push(e);
+                        self.store.commit(change).await?;
+                        return Ok(RunOutcome::Held);
+                    }
+                }
+            }
+        };
+        let proposal = &validated.proposal;
+
+        // customer: one SIG customer per (company, tax id).
+        let customer_id = match journal.get("customer") {
+            Some(e) => {
+                serde_json::from_value::<CustomerStep>(e.result.clone())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .customer
+            }
+            None => {
+                let started = Instant::now();
+                let id = self
+                    .store
+                    .customer_id_for(&state.company, &proposal.customer.tax_id, CustomerId::new())
+                    .await?;
+                state.customer = Some(id);
+                let result =
+                    serde_json::to_value(CustomerStep { customer: id }).unwrap_or_default();
+                self.commit_step(
+                    state,
+                    StepDone {
+                        key: "customer",
+                        result,
+                        started,
+                        system: None,
+                        call: None,
+                        summary: format!("SIG customer {id}"),
+                    },
+                    |_| {},
+                )
+                .await?;
+                id
+            }
+        };
+
+        // erp_customer.
+        let erp_customer: ErpCustomer = match journal.get("erp_customer") {
+            Some(e) => serde_json::from_value(e.result.clone())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => {
+                let lock = self.customer_lock(customer_id);
+                let _g = lock.lock().await;
+                let started = Instant::now();
+                let links = self.store.customer_links(customer_id).await?;
+                let c = company
+                    .erp
+                    .upsert_customer(customer_id, &proposal.customer, links.erp_id)
+                    .await
+                    .map_err(|error| StepError::Upstream {
+                        error: Box::new(error),
+                        step: "erp_customer".into(),
+                    })?;
+                failpoint!("after_erp_customer");
+                let result = serde_json::to_value(&c).unwrap_or_default();
+                let summary = format!(
+                    "Omie customer {}{}",
+                    c.erp_id,
+                    if c.adopted {
+                        " (adopted)"
+                    } else if c.created {
+                        " (created)"
+                    } else {
+                        ""
+                    }
+                );
+                let erp_id = c.erp_id;
+                self.commit_step(
+                    state,
+                    StepDone {
+                        key: "erp_customer",
+                        result,
+                        started,
+                        system: Some(System::Omie),
+                        call: Some("upsert_customer"),
+                        summary,
+                    },
+                    |ch| ch.customer_erp = Some((customer_id, erp_id)),
+                )
+                .await?;
+                c
+            }
+        };
+
+        // contract:i.
+        for (i, order) in proposal.orders.iter().enumerate() {
+            let key = format!("contract:{i}");
+            if journal.contains_key(&key) {
+                continue;
+            }
+            let started = Instant::now();
+            let plan = self
+                .catalog
+                .plan(&order.plan)
+                .ok_or_else(|| StepError::Permanent {
+                    step: key.clone(),
+                    system: None,
+                    reason: format!("plan {} is no longer in the catalog", order.plan),
+                })?;
+            let req = ContractRequest {
+                order_id: validated.orders[i].order,
+                order,
+                terms: &plan.omie,
+                description: format!("{} x{}", plan.name, order.quantity),
+            };
+            let c: ErpContract = company
+                .erp
+                .ensure_contract(&erp_customer, &req)
+                .await
+                .map_err(|error| StepError::Upstream {
+                    error: Box::new(error),
+                    step: key.clone(),
+                })?;
+            failpoint!("after_contract");
+            let summary = format!(
+                "Omie contract {}{}",
+                c.erp_id,
+                if c.created { " (created)" } else { "" }
+            );
+            self.commit_step(
+                state,
+                StepDone {
+                    key: &key,
+                    result: serde_json::to_value(&c).unwrap_or_default(),
+                    started,
+                    system: Some(System::Omie),
+                    call: Some("ensure_contract"),
+                    summary,
+                },
+                |_| {},
+            )
+            .await?;
+        }
+
+        // server:i — choose and reserve atomically.
+        let mut chosen: Vec<ServerId> = Vec::with_capacity(proposal.orders.len());
+        for (i, order) in proposal.orders.iter().enumerate() {
+            let key = format!("server:{i}");
+            if let Some(e) = journal.get(&key) {
+                let c: ServerChoiceWithOrder = serde_json::from_value(e.result.clone())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                chosen.push(c.choice.server);
+                continue;
+            }
+            let started = Instant::now();
+            let demand = Demand {
+                area_code: order.area_code,
+                lines: order.sip_lines,
+                channels: order.channels,
+            };
+            let order_id = validated.orders[i].order;
+            let mut attempt = 0;
+            let (server, decision) = loop {
+                attempt += 1;
+                let decision = self.decide(demand).await?;
+                let Some(server) = decision.chosen.clone() else {
+                    return Err(StepError::Permanent {
+                        step: key,
+                        system: None,
+                        reason: decision.explain(),
+                    });
+                };
+                let info = &self.server(&server).map_err(StepError::Store)?.info;
+                let r = Reservation {
+                    order: order_id,
+                    integration: state.id,
+                    server: server.clone(),
+                    lines: order.sip_lines,
+                    channels: order.channels,
+                    provisioned: false,
+                };
+                let cap = Load {
+                    lines: info.capacity_lines,
+                    channels: info.capacity_channels,
+                };
+                if self.store.reserve(&r, cap).await? {
+                    break (server, decision);
+                }
+                if attempt >= 5 {
+                    return Err(StepError::Upstream {
+                        step: key,
+                        error: Box::new(UpstreamError::new(
+                            System::NextBilling,
+                            "reserve",
+                            crate::ports::UpstreamErrorKind::Transient,
+                            "capacity was taken by concurrent orders; will choose again",
+                        )),
+                    });
+                }
+            };
+            let summary = decision.explain();
+            let result = ServerChoiceWithOrder {
+                order: order_id,
+                choice: ServerChoice {
+                    server: server.clone(),
+                    chosen_by: "automatic".into(),
+                    decision,
+                },
+            };
+            self.commit_step(
+                state,
+                StepDone {
+                    key: &key,
+                    result: serde_json::to_value(&result).unwrap_or_default(),
+                    started,
+                    system: None,
+                    call: None,
+                    summary,
+                },
+                |_| {},
+            )
+            .await?;
+            chosen.push(server);
+        }
+
+        // next_customer:<server> — once per distinct server.
+        let mut voip_customers: BTreeMap<ServerId, VoipCustomer> = BTreeMap::new();
+        for server in chosen.iter().collect::<BTreeSet<_>>() {
+            let key = format!("next_customer:{server}");
+            if let Some(e) = journal.get(&key) {
+                voip_customers.insert(
+                    server.clone(),
+                    serde_json::from_value(e.result.clone())
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+                continue;
+            }
+            let lock = self.customer_lock(customer_id);
+            let _g = lock.lock().await;
+            let started = Instant::now();
+            let handle = self.server(server).map_err(StepError::Store)?;
+            let vc = handle
+                .platform
+                .ensure_customer(customer_id, &proposal.customer)
+                .await
+                .map_err(|error| StepError::Upstream {
+                    error: Box::new(error),
+                    step: key.clone(),
+                })?;
+            failpoint!("after_next_customer");
+            let summary = format!(
+                "Next customer {} on {server}{}",
+                vc.voip_id,
+                if vc.created { " (created)" } else { "" }
+            );
+            let link = (customer_id, server.clone(), vc.voip_id);
+            self.commit_step(
+                state,
+                StepDone {
+                    key: &key,
+                    result: serde_json::to_value(&vc).unwrap_or_default(),
+                    started,
+                    system: Some(System::NextBilling),
+                    call: Some("ensure_customer"),
+                    summary,
+                },
+                |ch| ch.customer_voip = Some(link),
+            )
+            .await?;
+            voip_customers.insert(server.clone(), vc);
+        }
+
+        // line:i:n.
+        let mut first_lines: Vec<Option<VoipLine>> = vec![None; proposal.orders.len()];
+        for (i, order) in proposal.orders.iter().enumerate() {
+            let server = &chosen[i];
+            let handle = self.server(server).map_err(StepError::Store)?;
+            let vc = &voip_customers[server];
+            let plan = self.catalog.plan(&order.plan);
+            let rate_id = plan.map_or(0, |p| p.next_rate_id);
+            let per_line = order.channels.div_ceil(order.sip_lines.max(1));
+            for (n, line_id) in validated.orders[i].lines.iter().enumerate() {
+                let key = format!("line:{i}:{n}");
+                if let Some(e) = journal.get(&key) {
+                    if n == 0 {
+                        first_lines[i] = Some(
+                            serde_json::from_value(e.result.clone())
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        );
+                    }
+                    continue;
+                }
+                let started = Instant::now();
+                let req = LineRequest {
+                    line_id: *line_id,
+                    order_id: validated.orders[i].order,
+                    rate_id,
+                    channels: per_line,
+                    area_code: order.area_code,
+                };
+                let line = handle
+                    .platform
+                    .ensure_line(vc, &req)
+                    .await
+                    .map_err(|error| StepError::Upstream {
+                        error: Box::new(error),
+                        step: key.clone(),
+                    })?;
+                failpoint!("after_line");
+                let summary = format!("Next line {} on {server}", line.voip_id);
+                self.commit_step(
+                    state,
+                    StepDone {
+                        key: &key,
+                        result: serde_json::to_value(&line).unwrap_or_default(),
+                        started,
+                        system: Some(System::NextBilling),
+                        call: Some("ensure_line"),
+                        summary,
+                    },
+                    |_| {},
+                )
+                .await?;
+                if n == 0 {
+                    first_lines[i] = Some(line);
+                }
+            }
+        }
+
+        // did:i:j — each rings the order's first line.
+        for (i, order) in proposal.orders.iter().enumerate() {
+            let server = &chosen[i];
+            let handle = self.server(server).map_err(StepError::Store)?;
+            let vc = &voip_customers[server];
+            let rate_id = self.catalog.plan(&order.plan).map_or(0, |p| p.next_rate_id);
+            for (j, did_id) in validated.orders[i].dids.iter().enumerate() {
+                let key = format!("did:{i}:{j}");
+                if journal.contains_key(&key) {
+                    continue;
+                }
+                let Some(line) = &first_lines[i] else {
+                    return Err(StepError::Permanent {
+                        step: key,
+                        system: None,
+                        reason: "a DID needs a line to ring, and the order has none".into(),
+                    });
+                };
+                let started = Instant::now();
+                let req = DidRequest {
+                    did_id: *did_id,
+                    number: order.dids[j],
+                    device_id: line.voip_id,
+                    rate_id,
+                };
+                let did: VoipDid = handle
+                    .platform
+                    .ensure_did(vc, &req)
+                    .await
+                    .map_err(|error| StepError::Upstream {
+                        error: Box::new(error),
+                        step: key.clone(),
+                    })?;
+                failpoint!("after_did");
+                let summary = format!("Next DID {} on {server}", did.voip_id);
+                self.commit_step(
+                    state,
+                    StepDone {
+                        key: &key,
+                        result: serde_json::to_value(&did).unwrap_or_default(),
+                        started,
+                        system: Some(System::NextBilling),
+                        call: Some("ensure_did"),
+                        summary,
+                    },
+                    |_| {},
+                )
+                .await?;
+            }
+        }
+
+        // done.
+        let now = self.clock.now();
+        state.status = IntegrationStatus::Done;
+        state.finished_at = Some(now);
+        state.step = Some("done".into());
+        state.failure = None;
+        let mut e = AuditEvent::new(
+            now,
+            Actor::System,
+            "done",
+            AuditOutcome::Ok,
+            "integration done",
+        );
+        e.integration = Some(state.id);
+        e.duration_ms = state.integration_ms();
+        let mut change = Change::state(state.clone());
+        change.provisioned = validated.orders.iter().map(|o| o.order).collect();
+        change.audit.push(e);
+        self.store.commit(change).await?;
+        Ok(RunOutcome::Done)
+    }
+
+    fn server(&self, id: &ServerId) -> Result<&ServerHandle, StoreError> {
+        self.servers
+            .iter()
+            .find(|s| &s.info.id == id)
+            .ok_or_else(|| StoreError::Corrupt(format!("server {id} is no longer configured")))
+    }
+
+    /// The automatic decision for a demand, with current loads and (cached) health.
+    pub async fn decide(&self, demand: Demand) -> Result<Decision, StoreError> {
+        let loads = self.store.loads().await?;
+        let mut candidates = Vec::with_capacity(self.servers.len());
+        for s in &self.servers {
+            let serves_area = s.info.area_codes.contains(&demand.area_code);
+            let unhealthy = if s.info.active && serves_area {
+                self.health_of(s).await
+            } else {
+                None
+            };
+            let load = loads.get(&s.info.id).copied().unwrap_or_default();
+            candidates.push(Candidate {
+                id: s.info.id.clone(),
+                active: s.info.active,
+                unhealthy,
+                serves_area,
+                capacity_lines: s.info.capacity_lines,
+                capacity_channels: s.info.capacity_channels,
+                used_lines: load.lines,
+                used_channels: load.channels,
+            });
+        }
+        Ok(choice::choose(demand, &candidates))
+    }
+
+    async fn health_of(&self, s: &ServerHandle) -> Option<String> {
+        {
+            let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, r)) = h.get(&s.info.id)
+                && at.elapsed() < self.settings.health_ttl
+            {
+                return r.clone();
+            }
+        }
+        let probe = s.platform.probe(self.settings.health_timeout).await;
+        let r = (!probe.healthy).then_some(probe.reason);
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(s.info.id.clone(), (Instant::now(), r.clone()));
+        r
+    }
+
+    /// Put a failed integration back to work (an operator, after a fix). Journaled steps are
+    /// kept, so it resumes where it stopped.
+    pub async fn retry(&self, id: IntegrationId, actor: Actor) -> Result<(), PipelineError> {
+        let mut i = self
+            .store
+            .get(id)
+            .await?
+            .ok_or(PipelineError::NotFound(id))?;
+        if i.status != IntegrationStatus::Failed {
+            return Err(PipelineError::InvalidState {
+                id,
+                status: i.status,
+                reason: "only failed integrations are retried".into(),
+            });
+        }
+        let now = self.clock.now();
+        i.status = IntegrationStatus::Pending;
+        i.attempts = 0;
+        i.failure = None;
+        i.finished_at = None;
+        i.next_attempt_at = now;
+        let mut e = AuditEvent::new(now, actor, "retry", AuditOutcome::Ok, "retry requested");
+        e.integration = Some(id);
+        let mut change = Change::state(i);
+        change.audit.push(e);
+        self.store.commit(change).await?;
+        Ok(())
+    }
+
+    /// Cancel an integration that is not done, with a reason; reserved capacity is released.
+    pub async fn cancel(
+        &self,
+        id: IntegrationId,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<(), PipelineError> {
+        let mut i = self
+            .store
+            .get(id)
+            .await?
+            .ok_or(PipelineError::NotFound(id))?;
+        if matches!(
+            i.status,
+            IntegrationStatus::Done | IntegrationStatus::Cancelled
+        ) {
+            return Err(PipelineError::InvalidState {
+                id,
+                status: i.status,
+                reason: "already finished".into(),
+            });
+        }
+        let now = self.clock.now();
+        if let Some(since) = i.held_since.take() {
+            i.held_ms += (now - since).num_milliseconds().max(0) as u64;
+        }
+        let journal = self.store.journal(id).await?;
+        let released = journal
+            .iter()
+            .filter(|(k, _)| k.starts_with("server:"))
+            .filter_map(|(_, v)| {
+                serde_json::from_value::<ServerChoiceWithOrder>(v.result.clone()).ok()
+            })
+            .map(|c| c.order)
+            .collect();
+        i.status = IntegrationStatus::Cancelled;
+        i.finished_at = Some(now);
+        let mut e = AuditEvent::new(now, actor, "cancel", AuditOutcome::Ok, reason);
+        e.integration = Some(id);
+        let mut change = Change::state(i);
+        change.released = released;
+        change.audit.push(e);
+        self.store.commit(change).await?;
+        Ok(())
+    }
+}
+
+/// What a finished step writes.
+struct StepDone<'a> {
+    key: &'a str,
+    result: serde_json::Value,
+    started: Instant,
+    system: Option<System>,
+    call: Option<&'a str>,
+    summary: String,
+}
+
+/// The `customer` step's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CustomerStep {
+    customer: CustomerId,
+}
+
+/// The `server:i` step's result as journaled (the choice plus its order, for releases).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerChoiceWithOrder {
+    /// The order.
+    pub order: ServiceOrderId,
+    /// The choice.
+    #[serde(flatten)]
+    pub choice: ServerChoice,
+}
+
+/// Step results go to the audit as they are: they hold ids and decisions, never personal data
+/// or secrets, except the validated proposal, which is summarised.
+fn redact_result(v: &serde_json::Value) -> serde_json::Value {
+    match v.get("proposal") {
+        Some(p) => serde_json::json!({
+            "proposal_id": p.get("id"),
+            "orders": p.get("orders").and_then(|o| o.as_array()).map(|o| o.len()),
+        }),
+        None => v.clone(),
+    }
+}

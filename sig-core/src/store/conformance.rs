@@ -1,0 +1,537 @@
+//! The behaviour every [`Store`] must have, as one suite that store crates run against their
+//! implementation (`sig_core::store::conformance::run_all(store_factory)`), so the in-memory,
+//! SQLite and PostgreSQL stores are held to the same rules. Failures panic with a message
+//! naming the rule, as test assertions do.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::ids::{CompanyId, CustomerId, ServiceOrderId};
+use crate::problem::Code;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_790_000_000 + secs, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn company() -> CompanyId {
+    "acme".parse().expect("valid id")
+}
+
+fn key(n: usize) -> SourceKey {
+    SourceKey {
+        account: "acme".into(),
+        proposal_id: format!("p{n}"),
+    }
+}
+
+fn new_integration(n: usize, at: DateTime<Utc>) -> Integration {
+    Integration::new(company(), key(n), Actor::Webhook("acme".into()), at)
+}
+
+fn intake_event(at: DateTime<Utc>) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        Actor::Webhook("acme".into()),
+        "intake",
+        AuditOutcome::Ok,
+        "received",
+    )
+}
+
+fn step(key: &str, at: DateTime<Utc>) -> StepEntry {
+    StepEntry {
+        key: key.into(),
+        result: serde_json::json!({"k": key}),
+        at,
+        duration_ms: 5,
+    }
+}
+
+/// Run every check, each on a fresh store from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    intake_is_idempotent_by_source_key(make().await).await;
+    integration_round_trips(make().await).await;
+    customer_registry_is_get_or_insert(make().await).await;
+    reservations_are_atomic(make().await).await;
+    commit_is_one_transaction(make().await).await;
+    claims_lease_work(make().await).await;
+    list_filters(make().await).await;
+    limit_state_and_audit(make().await).await;
+}
+
+/// Concurrent intakes of one source key create one integration.
+pub async fn intake_is_idempotent_by_source_key(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.intake(new_integration(1, t(0)), intake_event(t(0))).await
+        }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let (i, c) = task.await.expect("task").expect("intake");
+        created += c as usize;
+        ids.insert(i.id);
+    }
+    assert_eq!(created, 1, "exactly one intake creates the integration");
+    assert_eq!(ids.len(), 1, "every intake returns the same integration");
+    let found = store
+        .find_by_source(&key(1))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(Some(&found.id), ids.iter().next());
+    let (_, c) = store
+        .intake(new_integration(2, t(1)), intake_event(t(1)))
+        .await
+        .expect("intake");
+    assert!(c, "another source key is another integration");
+    let audit = store.audit(&AuditFilter::default()).await.expect("audit");
+    assert_eq!(
+        audit.len(),
+        2,
+        "the intake audit event is written only when created"
+    );
+    assert!(
+        audit.iter().all(|e| e.integration.is_some()),
+        "intake events name their integration"
+    );
+}
+
+/// Everything an integration holds comes back as written.
+pub async fn integration_round_trips(store: Arc<dyn Store>) {
+    let (mut i, _) = store
+        .intake(new_integration(1, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    i.status = IntegrationStatus::Held;
+    i.raw = Some(RawProposal {
+        id: Some("p1".into()),
+        ..Default::default()
+    });
+    let mut problems = Problems::new();
+    problems.add("customer.tax_id", Code::InvalidCheckDigit, "bad");
+    i.problems = problems;
+    i.failure = Some(Failure {
+        step: "erp_customer".into(),
+        system: Some(System::Omie),
+        code: Some("SOAP-ENV:Client-8".into()),
+        reason: "x".into(),
+        retryable: false,
+    });
+    i.customer = Some(CustomerId::new());
+    i.attempts = 3;
+    i.held_since = Some(t(5));
+    i.held_ms = 1234;
+    i.step = Some("validate".into());
+    store
+        .commit(Change::state(i.clone()))
+        .await
+        .expect("commit");
+    let back = store.get(i.id).await.expect("get").expect("exists");
+    assert_eq!(back, i, "an integration round-trips through the store");
+}
+
+/// One SIG customer per (company, tax id), even under concurrency.
+pub async fn customer_registry_is_get_or_insert(store: Arc<dyn Store>) {
+    let tax: TaxId = "52998224725".parse().expect("valid CPF");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = store.clone();
+        let c = company();
+        tasks.push(tokio::spawn(async move {
+            s.customer_id_for(&c, &tax, CustomerId::new()).await
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.expect("task").expect("customer_id_for"));
+    }
+    assert_eq!(ids.len(), 1, "one customer per tax id");
+    let other: CompanyId = "other".parse().expect("id");
+    let id2 = store
+        .customer_id_for(&other, &tax, CustomerId::new())
+        .await
+        .expect("other company");
+    assert!(!ids.contains(&id2), "another company has its own customer");
+    let links = store.customer_links(id2).await.expect("links");
+    assert_eq!(links, CustomerLinks::default());
+}
+
+/// Two orders cannot take the same last room; reserving twice is a no-op.
+pub async fn reservations_are_atomic(store: Arc<dyn Store>) {
+    let (i, _) = store
+        .intake(new_integration(1, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    let server: ServerId = "sp1".parse().expect("id");
+    let cap = Load {
+        lines: 10,
+        channels: 100,
+    };
+    let mut tasks = Vec::new();
+    let mut orders = Vec::new();
+    for _ in 0..25 {
+        let order = ServiceOrderId::new();
+        orders.push(order);
+        let r = Reservation {
+            order,
+            integration: i.id,
+            server: server.clone(),
+            lines: 1,
+            channels: 2,
+            provisioned: false,
+        };
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { s.reserve(&r, cap).await }));
+    }
+    let mut won = Vec::new();
+    for (task, order) in tasks.into_iter().zip(&orders) {
+        if task.await.expect("task").expect("reserve") {
+            won.push(*order);
+        }
+    }
+    assert_eq!(won.len(), 10, "exactly the capacity is reserved");
+    let loads = store.loads().await.expect("loads");
+    assert_eq!(
+        loads.get(&server),
+        Some(&Load {
+            lines: 10,
+            channels: 20
+        })
+    );
+    let again = Reservation {
+        order: won[0],
+        integration: i.id,
+        server: server.clone(),
+        lines: 1,
+        channels: 2,
+        provisioned: false,
+    };
+    assert!(
+        store.reserve(&again, cap).await.expect("re-reserve"),
+        "reserving again for the same order holds"
+    );
+    assert_eq!(
+        store.loads().await.expect("loads").get(&server),
+        Some(&Load {
+            lines: 10,
+            channels: 20
+        })
+    );
+    // Releasing and provisioning go through commit.
+    let mut change = Change::state(store.get(i.id).await.expect("get").expect("exists"));
+    change.released = vec![won[0]];
+    change.provisioned = vec![won[1]];
+    store.commit(change).await.expect("commit");
+    assert_eq!(store.reservation(won[0]).await.expect("r"), None);
+    assert!(
+        store
+            .reservation(won[1])
+            .await
+            .expect("r")
+            .expect("kept")
+            .provisioned
+    );
+    let late = Reservation {
+        order: orders[24],
+        integration: i.id,
+        server,
+        lines: 1,
+        channels: 2,
+        provisioned: false,
+    };
+    let fits = store.reserve(&late, cap).await.expect("reserve");
+    assert!(
+        fits || won.contains(&orders[24]),
+        "released room can be taken again"
+    );
+}
+
+/// A commit writes state, journal, links, reservation changes and audit together, or nothing.
+pub async fn commit_is_one_transaction(store: Arc<dyn Store>) {
+    let (i, _) = store
+        .intake(new_integration(1, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    let cust = store
+        .customer_id_for(
+            &company(),
+            &"52998224725".parse().expect("cpf"),
+            CustomerId::new(),
+        )
+        .await
+        .expect("c");
+    let server: ServerId = "sp1".parse().expect("id");
+    let mut next = i.clone();
+    next.step = Some("erp_customer".into());
+    next.customer = Some(cust);
+    let mut change = Change::state(next.clone());
+    change.steps = vec![step("validate", t(1)), step("erp_customer", t(2))];
+    change.customer_erp = Some((cust, 4242));
+    change.customer_voip = Some((cust, server.clone(), 77));
+    change.audit = vec![AuditEvent::new(
+        t(2),
+        Actor::System,
+        "step.erp_customer",
+        AuditOutcome::Ok,
+        "ok",
+    )];
+    store.commit(change).await.expect("commit");
+    let j = store.journal(i.id).await.expect("journal");
+    assert_eq!(
+        j.keys().cloned().collect::<Vec<_>>(),
+        vec!["erp_customer".to_owned(), "validate".to_owned()]
+    );
+    assert_eq!(j["validate"], step("validate", t(1)));
+    let links = store.customer_links(cust).await.expect("links");
+    assert_eq!(links.erp_id, Some(4242));
+    assert_eq!(links.voip, BTreeMap::from([(server.clone(), 77)]));
+
+    // A change that repeats a journaled step fails as a whole.
+    let mut bad_state = next.clone();
+    bad_state.step = Some("contract:0".into());
+    let mut bad = Change::state(bad_state);
+    bad.steps = vec![step("contract:0", t(3)), step("validate", t(3))];
+    bad.customer_erp = Some((cust, 9999));
+    bad.audit = vec![AuditEvent::new(
+        t(3),
+        Actor::System,
+        "step.contract",
+        AuditOutcome::Ok,
+        "ok",
+    )];
+    match store.commit(bad).await {
+        Err(StoreError::StepExists { step, .. }) => assert_eq!(step, "validate"),
+        other => panic!("a repeated step must be refused, got {other:?}"),
+    }
+    assert_eq!(
+        store.journal(i.id).await.expect("journal").len(),
+        2,
+        "no partial journal write"
+    );
+    assert_eq!(
+        store.customer_links(cust).await.expect("links").erp_id,
+        Some(4242),
+        "no partial link write"
+    );
+    assert_eq!(
+        store
+            .get(i.id)
+            .await
+            .expect("get")
+            .expect("i")
+            .step
+            .as_deref(),
+        Some("erp_customer")
+    );
+    let audit = store
+        .audit(&AuditFilter {
+            action_prefix: Some("step.".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("a");
+    assert_eq!(audit.len(), 1, "no partial audit write");
+}
+
+/// Claims hand out due pending work once per lease.
+pub async fn claims_lease_work(store: Arc<dyn Store>) {
+    let (a, _) = store
+        .intake(new_integration(1, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    let (b, _) = store
+        .intake(new_integration(2, t(1)), intake_event(t(1)))
+        .await
+        .expect("intake");
+    let (c, _) = store
+        .intake(new_integration(3, t(2)), intake_event(t(2)))
+        .await
+        .expect("intake");
+    let mut later = b.clone();
+    later.next_attempt_at = t(100);
+    store.commit(Change::state(later)).await.expect("commit");
+    let mut held = c.clone();
+    held.status = IntegrationStatus::Held;
+    store.commit(Change::state(held)).await.expect("commit");
+
+    let got = store
+        .claim(t(10), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        got.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![a.id],
+        "only due pending work"
+    );
+    assert!(
+        store
+            .claim(t(11), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
+    );
+    let again = store
+        .claim(t(41), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1, "an expired lease comes back");
+    store.unclaim(a.id).await.expect("unclaim");
+    assert_eq!(
+        store
+            .claim(t(42), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .len(),
+        1,
+        "unclaimed"
+    );
+    let at_100 = store
+        .claim(t(200), Duration::from_secs(30), 1)
+        .await
+        .expect("claim");
+    assert_eq!(at_100.len(), 1, "max is respected");
+    assert_eq!(at_100[0].id, a.id, "oldest due first");
+}
+
+/// Filters select by status, time, company, newest first with a limit.
+pub async fn list_filters(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (i, _) = store
+            .intake(new_integration(n, t(n as i64 * 10)), intake_event(t(0)))
+            .await
+            .expect("intake");
+        ids.push(i);
+    }
+    let mut done = ids[1].clone();
+    done.status = IntegrationStatus::Done;
+    done.finished_at = Some(t(15));
+    store.commit(Change::state(done)).await.expect("commit");
+    let all = store
+        .list(&IntegrationFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ids.iter().map(|i| i.id).collect::<Vec<_>>()
+    );
+    let d = store
+        .list(&IntegrationFilter {
+            statuses: vec![IntegrationStatus::Done],
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].integration_ms(), Some(5_000));
+    let window = store
+        .list(&IntegrationFilter {
+            since: Some(t(10)),
+            until: Some(t(30)),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(window.len(), 2);
+    let newest = store
+        .list(&IntegrationFilter {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        newest.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ids[4].id, ids[3].id]
+    );
+    let none = store
+        .list(&IntegrationFilter {
+            company: Some("other".parse().expect("id")),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert!(none.is_empty());
+}
+
+/// Limit state survives and the audit trail filters.
+pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
+    assert_eq!(store.limit_state("omie:acme").await.expect("get"), None);
+    let v = serde_json::json!({"blocked_until_ms": 123, "reason": "misuse"});
+    store.set_limit_state("omie:acme", &v).await.expect("set");
+    store
+        .set_limit_state("omie:acme", &v)
+        .await
+        .expect("set twice");
+    assert_eq!(store.limit_state("omie:acme").await.expect("get"), Some(v));
+    let ana = Actor::User("ana".parse().expect("id"));
+    let mut e1 = AuditEvent::new(
+        t(1),
+        ana.clone(),
+        "edit",
+        AuditOutcome::Denied,
+        "field plan",
+    );
+    e1.details = serde_json::json!({"field": "orders[0].product"});
+    let e2 = AuditEvent::new(
+        t(2),
+        Actor::System,
+        "step.contract:0",
+        AuditOutcome::Ok,
+        "ok",
+    );
+    store
+        .append_audit(&[e1.clone(), e2.clone()])
+        .await
+        .expect("append");
+    let by_user = store
+        .audit(&AuditFilter {
+            actor: Some(ana),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(by_user, vec![e1]);
+    let steps = store
+        .audit(&AuditFilter {
+            action_prefix: Some("step.".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("a");
+    assert_eq!(steps, vec![e2.clone()]);
+    let late = store
+        .audit(&AuditFilter {
+            since: Some(t(2)),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(late, vec![e2]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_conforms() {
+        run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+    }
+}
