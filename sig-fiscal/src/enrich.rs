@@ -1,0 +1,191 @@
+//! Address enrichment: fill the missing fields of a proposal's address from a CNPJ record
+//! (the registered address) and/or a CEP record, recording where each value came from.
+//!
+//! Rules:
+//! - Only **missing** fields are filled (absent, or blank after trimming ASCII whitespace);
+//!   a value the proposal has is never replaced, even when a provider disagrees.
+//! - Sources are tried in the order given, field by field; the first that has the field wins.
+//! - A source is used only if it describes the same place: its CEP equals the address's CEP.
+//!   When the address has no CEP, the first source that has one sets it, and sources with
+//!   another CEP are skipped. When the address's CEP is present but unreadable, nothing is
+//!   filled (validation reports the CEP).
+//! - The street number and complement are taken from a source only when the street is that
+//!   source's street too (filled from it, or equal to it once case and accents are folded):
+//!   a number on another street of the same CEP means nothing.
+//! - Each filled field gets a [`Provenance`]: the domain field, the provider and the
+//!   provider's own field name (`customer.address.street` ← `via_cep` `logradouro`).
+
+use serde::{Deserialize, Serialize};
+use sig_core::Cep;
+use sig_core::raw::RawAddress;
+
+use crate::model::{AddressField, CepRecord, CompanyRecord, Provider};
+use crate::names::fold;
+
+/// Something that knows (part of) an address.
+pub trait AddressSource {
+    /// Which provider the values came from.
+    fn provider(&self) -> Provider;
+    /// The value of one field, as text (`SP`, `01001000`), when known.
+    fn value(&self, field: AddressField) -> Option<String>;
+}
+
+impl AddressSource for CompanyRecord {
+    fn provider(&self) -> Provider {
+        self.source
+    }
+
+    fn value(&self, field: AddressField) -> Option<String> {
+        let a = &self.address;
+        match field {
+            AddressField::Street => a.street.clone(),
+            AddressField::Number => a.number.clone(),
+            AddressField::Complement => a.complement.clone(),
+            AddressField::District => a.district.clone(),
+            AddressField::City => a.city.clone(),
+            AddressField::Uf => a.uf.map(|u| u.as_str().to_owned()),
+            AddressField::Cep => a.cep.map(|c| c.as_str().to_owned()),
+        }
+    }
+}
+
+impl AddressSource for CepRecord {
+    fn provider(&self) -> Provider {
+        self.source
+    }
+
+    fn value(&self, field: AddressField) -> Option<String> {
+        match field {
+            AddressField::Street => self.street.clone(),
+            // A CEP's complement is a range of numbers ("de 1001 a 1999 - lado ímpar"), not
+            // an address complement; a CEP has no street number.
+            AddressField::Number | AddressField::Complement => None,
+            AddressField::District => self.district.clone(),
+            AddressField::City => self.city.clone(),
+            AddressField::Uf => self.uf.map(|u| u.as_str().to_owned()),
+            AddressField::Cep => Some(self.cep.as_str().to_owned()),
+        }
+    }
+}
+
+/// Where one filled value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The domain field (`customer.address.street`).
+    pub field: String,
+    /// The provider that gave it.
+    pub source_provider: Provider,
+    /// The provider's field name (`logradouro`).
+    pub source_field: String,
+}
+
+/// The result of [`enrich`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrichment {
+    /// The address with the missing fields filled.
+    pub address: RawAddress,
+    /// One record per filled field, in address order.
+    pub provenance: Vec<Provenance>,
+}
+
+impl Enrichment {
+    /// The fields that were filled.
+    pub fn filled(&self) -> impl Iterator<Item = &str> {
+        self.provenance.iter().map(|p| p.field.as_str())
+    }
+}
+
+fn slot(address: &mut RawAddress, field: AddressField) -> &mut Option<String> {
+    match field {
+        AddressField::Street => &mut address.street,
+        AddressField::Number => &mut address.number,
+        AddressField::Complement => &mut address.complement,
+        AddressField::District => &mut address.district,
+        AddressField::City => &mut address.city,
+        AddressField::Uf => &mut address.uf,
+        AddressField::Cep => &mut address.cep,
+    }
+}
+
+fn present(value: Option<&String>) -> Option<&str> {
+    value
+        .map(|v| v.trim_matches(|c: char| c.is_ascii_whitespace()))
+        .filter(|v| !v.is_empty())
+}
+
+/// Fills the missing fields of `address` from `sources` (see the module documentation).
+pub fn enrich(address: &RawAddress, sources: &[&dyn AddressSource]) -> Enrichment {
+    let mut out = address.clone();
+    let mut provenance = Vec::new();
+    // Which place: the address's CEP, else the first source's.
+    let target: Option<Cep> = match present(address.cep.as_ref()) {
+        Some(text) => match text.parse::<Cep>() {
+            Ok(cep) => Some(cep),
+            Err(_) => {
+                return Enrichment {
+                    address: out,
+                    provenance,
+                };
+            }
+        },
+        None => sources
+            .iter()
+            .find_map(|s| s.value(AddressField::Cep)?.parse().ok()),
+    };
+    let same_place: Vec<&dyn AddressSource> = sources
+        .iter()
+        .copied()
+        .filter(|s| {
+            let cep = s
+                .value(AddressField::Cep)
+                .and_then(|c| c.parse::<Cep>().ok());
+            match (target, cep) {
+                (Some(t), Some(c)) => t == c,
+                (Some(_), None) => false,
+                (None, _) => true,
+            }
+        })
+        .collect();
+    // The source the street came from (filled or equal), for number and complement.
+    let mut street_source: Option<usize> = None;
+    for field in AddressField::ALL {
+        if present(slot(&mut out, field).as_ref()).is_some() {
+            if field == AddressField::Street {
+                let street = fold(present(out.street.as_ref()).unwrap_or_default());
+                street_source = same_place.iter().position(|s| {
+                    s.value(AddressField::Street)
+                        .is_some_and(|v| fold(v.trim()) == street)
+                });
+            }
+            continue;
+        }
+        let candidates: Vec<(usize, &dyn AddressSource)> = match field {
+            AddressField::Number | AddressField::Complement => street_source
+                .map(|i| vec![(i, same_place[i])])
+                .unwrap_or_default(),
+            _ => same_place.iter().copied().enumerate().collect(),
+        };
+        for (i, source) in candidates {
+            let Some(value) = source.value(field) else {
+                continue;
+            };
+            let Some(source_field) = source.provider().wire_field(field) else {
+                continue;
+            };
+            *slot(&mut out, field) = Some(value);
+            provenance.push(Provenance {
+                field: field.domain_path().to_owned(),
+                source_provider: source.provider(),
+                source_field: source_field.to_owned(),
+            });
+            if field == AddressField::Street {
+                street_source = Some(i);
+            }
+            break;
+        }
+    }
+    Enrichment {
+        address: out,
+        provenance,
+    }
+}
