@@ -1,0 +1,639 @@
+//! The pipeline's rules against small in-memory ports (the sandbox-backed end-to-end, crash
+//! and fault tests live in the workspace `tests/` crate).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sig_core::config::{Catalog, Config, MapSecrets};
+use sig_core::domain::{Customer, ProposalStatus};
+use sig_core::ids::{CompanyId, CustomerId, ServerId};
+use sig_core::pipeline::{
+    CompanyHandle, IntakeOutcome, Pipeline, ServerHandle, ServerInfo, Settings, SystemClock,
+};
+use sig_core::ports::*;
+use sig_core::raw::RawProposal;
+use sig_core::store::{Actor, AuditFilter, IntegrationStatus, MemoryStore, Store};
+
+/// Scripted failures: each call name pops the next scripted error, if any.
+#[derive(Default)]
+struct Script(Mutex<BTreeMap<String, VecDeque<UpstreamErrorKind>>>);
+
+impl Script {
+    fn push(&self, call: &str, kind: UpstreamErrorKind, times: usize) {
+        let mut m = self.0.lock().unwrap();
+        let q = m.entry(call.to_owned()).or_default();
+        for _ in 0..times {
+            q.push_back(kind.clone());
+        }
+    }
+    fn next(&self, system: System, call: &str) -> Result<(), UpstreamError> {
+        match self
+            .0
+            .lock()
+            .unwrap()
+            .get_mut(call)
+            .and_then(|q| q.pop_front())
+        {
+            Some(kind) => Err(UpstreamError::new(
+                system,
+                call,
+                kind,
+                format!("scripted failure of {call}"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeErp {
+    script: Script,
+    customers: Mutex<BTreeMap<String, i64>>,
+    creates: Mutex<BTreeMap<String, u32>>,
+    contracts: Mutex<BTreeMap<String, i64>>,
+    /// When set, a create is applied and then reported as a lost response.
+    lose_next_create: Mutex<bool>,
+}
+
+#[async_trait]
+impl Erp for FakeErp {
+    async fn upsert_customer(
+        &self,
+        id: CustomerId,
+        _c: &Customer,
+        _known: Option<i64>,
+    ) -> Result<ErpCustomer, UpstreamError> {
+        self.script.next(System::Omie, "UpsertCliente")?;
+        let key = id.to_string();
+        let mut m = self.customers.lock().unwrap();
+        let created = !m.contains_key(&key);
+        let n = m.len() as i64 + 1000;
+        let erp_id = *m.entry(key.clone()).or_insert(n);
+        if created {
+            *self.creates.lock().unwrap().entry(key.clone()).or_default() += 1;
+            let mut lose = self.lose_next_create.lock().unwrap();
+            if *lose {
+                *lose = false;
+                return Err(UpstreamError::new(
+                    System::Omie,
+                    "UpsertCliente",
+                    UpstreamErrorKind::Transient,
+                    "response lost",
+                )
+                .maybe_applied(true));
+            }
+        }
+        Ok(ErpCustomer {
+            erp_id,
+            integration_code: Some(key),
+            adopted: false,
+            created,
+        })
+    }
+
+    async fn find_customer(
+        &self,
+        _l: &CustomerLookup,
+    ) -> Result<Option<ErpCustomer>, UpstreamError> {
+        Ok(None)
+    }
+
+    async fn ensure_contract(
+        &self,
+        _c: &ErpCustomer,
+        r: &ContractRequest<'_>,
+    ) -> Result<ErpContract, UpstreamError> {
+        self.script.next(System::Omie, "IncluirContrato")?;
+        let key = r.order_id.to_string();
+        let mut m = self.contracts.lock().unwrap();
+        let created = !m.contains_key(&key);
+        let n = m.len() as i64 + 5000;
+        let erp_id = *m.entry(key.clone()).or_insert(n);
+        Ok(ErpContract {
+            erp_id,
+            integration_code: key,
+            created,
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeNext {
+    id: Option<ServerId>,
+    script: Script,
+    customers: Mutex<BTreeMap<CustomerId, i64>>,
+    lines: Mutex<BTreeMap<String, i64>>,
+    dids: Mutex<BTreeMap<String, i64>>,
+    unhealthy: Mutex<bool>,
+}
+
+#[async_trait]
+impl VoipPlatform for FakeNext {
+    fn server_id(&self) -> &ServerId {
+        self.id.as_ref().unwrap()
+    }
+    async fn ensure_customer(
+        &self,
+        id: CustomerId,
+        _c: &Customer,
+    ) -> Result<VoipCustomer, UpstreamError> {
+        self.script.next(System::NextBilling, "manageCustomers")?;
+        let mut m = self.customers.lock().unwrap();
+        let created = !m.contains_key(&id);
+        let n = m.len() as i64 + 1;
+        Ok(VoipCustomer {
+            voip_id: *m.entry(id).or_insert(n),
+            created,
+        })
+    }
+    async fn ensure_line(
+        &self,
+        _c: &VoipCustomer,
+        l: &LineRequest,
+    ) -> Result<VoipLine, UpstreamError> {
+        self.script.next(System::NextBilling, "manageDevices")?;
+        let mut m = self.lines.lock().unwrap();
+        let key = l.line_id.to_string();
+        let created = !m.contains_key(&key);
+        let n = m.len() as i64 + 1;
+        Ok(VoipLine {
+            voip_id: *m.entry(key.clone()).or_insert(n),
+            username: key,
+            created,
+        })
+    }
+    async fn ensure_did(
+        &self,
+        _c: &VoipCustomer,
+        d: &DidRequest,
+    ) -> Result<VoipDid, UpstreamError> {
+        self.script.next(System::NextBilling, "manageDID")?;
+        let mut m = self.dids.lock().unwrap();
+        let key = d.did_id.to_string();
+        let created = !m.contains_key(&key);
+        let n = m.len() as i64 + 1;
+        Ok(VoipDid {
+            voip_id: *m.entry(key).or_insert(n),
+            created,
+        })
+    }
+    async fn probe(&self, _t: Duration) -> Health {
+        let sick = *self.unhealthy.lock().unwrap();
+        Health {
+            healthy: !sick,
+            reason: if sick { "timeout".into() } else { "ok".into() },
+            latency_ms: 1,
+        }
+    }
+}
+
+struct World {
+    pipeline: Pipeline,
+    store: Arc<MemoryStore>,
+    erp: Arc<FakeErp>,
+    sp1: Arc<FakeNext>,
+    rj1: Arc<FakeNext>,
+    catalog: Catalog,
+}
+
+fn catalog() -> Catalog {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sig.example.toml");
+    let text = std::fs::read_to_string(&root).unwrap();
+    let names = text
+        .split("env = \"")
+        .skip(1)
+        .map(|s| (s.split('"').next().unwrap().to_owned(), "dummy".to_owned()))
+        .collect();
+    Config::from_toml(&text, root.parent().unwrap(), &MapSecrets(names))
+        .unwrap()
+        .catalog
+}
+
+fn server(id: &str, areas: &[u8], lines: u32) -> ServerInfo {
+    ServerInfo {
+        id: id.parse().unwrap(),
+        name: id.to_uppercase(),
+        area_codes: areas
+            .iter()
+            .map(|a| sig_core::AreaCode::new(*a).unwrap())
+            .collect(),
+        capacity_lines: lines,
+        capacity_channels: lines * 10,
+        active: true,
+    }
+}
+
+fn world(sp1_lines: u32) -> World {
+    let store = Arc::new(MemoryStore::new());
+    let erp = Arc::new(FakeErp::default());
+    let sp1 = Arc::new(FakeNext {
+        id: Some("sp1".parse().unwrap()),
+        ..Default::default()
+    });
+    let rj1 = Arc::new(FakeNext {
+        id: Some("rj1".parse().unwrap()),
+        ..Default::default()
+    });
+    let catalog = catalog();
+    let settings = Settings {
+        concurrency: 8,
+        max_attempts: 4,
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(5),
+        ..Settings::default()
+    };
+    let pipeline = Pipeline::new(
+        store.clone(),
+        vec![CompanyHandle {
+            id: company(),
+            hold_for_review: false,
+            erp: erp.clone(),
+            source: None,
+        }],
+        vec![
+            ServerHandle {
+                info: server("sp1", &[11, 12], sp1_lines),
+                platform: sp1.clone(),
+            },
+            ServerHandle {
+                info: server("rj1", &[21], 100),
+                platform: rj1.clone(),
+            },
+        ],
+        Arc::new(catalog.clone()),
+        Arc::new(SystemClock),
+        settings,
+    );
+    World {
+        pipeline,
+        store,
+        erp,
+        sp1,
+        rj1,
+        catalog,
+    }
+}
+
+fn company() -> CompanyId {
+    "acme".parse().unwrap()
+}
+
+fn sample() -> RawProposal {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/proposal.raw.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn key(id: &str) -> SourceKey {
+    SourceKey {
+        account: "sig".into(),
+        proposal_id: id.into(),
+    }
+}
+
+async fn intake(w: &World, id: &str, raw: RawProposal) -> IntakeOutcome {
+    w.pipeline
+        .intake(
+            &company(),
+            key(id),
+            &ProposalStatus::Approved,
+            Actor::System,
+            Some(raw),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_proposal_goes_all_the_way_with_the_right_servers() {
+    let w = world(100);
+    let IntakeOutcome::Created { integration } = intake(&w, "44073", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    assert!(i.integration_ms().is_some());
+    let j = w.store.journal(integration).await.unwrap();
+    let keys: Vec<&str> = j.keys().map(String::as_str).collect();
+    for k in [
+        "fetch",
+        "validate",
+        "customer",
+        "erp_customer",
+        "contract:0",
+        "contract:1",
+        "server:0",
+        "server:1",
+        "next_customer:sp1",
+        "next_customer:rj1",
+        "line:0:0",
+        "line:1:0",
+        "line:1:1",
+        "line:1:2",
+        "did:0:0",
+        "did:0:1",
+        "did:1:0",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    assert_eq!(j["server:0"].result["server"], "sp1");
+    assert_eq!(j["server:1"].result["server"], "rj1");
+    assert_eq!(w.erp.customers.lock().unwrap().len(), 1);
+    assert_eq!(w.erp.contracts.lock().unwrap().len(), 2);
+    assert_eq!(w.sp1.lines.lock().unwrap().len(), 1);
+    assert_eq!(w.rj1.lines.lock().unwrap().len(), 3);
+    assert_eq!(w.sp1.dids.lock().unwrap().len(), 2);
+    assert_eq!(w.rj1.dids.lock().unwrap().len(), 1);
+    let loads = w.store.loads().await.unwrap();
+    assert_eq!(loads[&"rj1".parse::<ServerId>().unwrap()].lines, 3);
+    let steps = w
+        .store
+        .audit(&AuditFilter {
+            integration: Some(integration),
+            action_prefix: Some("step.".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        steps.len(),
+        keys.len(),
+        "one audit event per journaled step"
+    );
+    assert!(steps.iter().all(|e| e.duration_ms.is_some()));
+    // Running again does nothing: every step is journaled.
+    assert_eq!(w.pipeline.run_due().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn duplicates_and_non_approvals() {
+    let w = world(100);
+    let first = intake(&w, "1", sample()).await;
+    let again = intake(&w, "1", sample()).await;
+    let (IntakeOutcome::Created { integration: a }, IntakeOutcome::Duplicate { integration: b }) =
+        (first, again)
+    else {
+        panic!()
+    };
+    assert_eq!(a, b);
+    let ignored = w
+        .pipeline
+        .intake(
+            &company(),
+            key("2"),
+            &ProposalStatus::Sent,
+            Actor::Webhook("acme".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ignored,
+        IntakeOutcome::Ignored {
+            status: "sent".into()
+        }
+    );
+    assert!(w.store.find_by_source(&key("2")).await.unwrap().is_none());
+    let audit = w
+        .store
+        .audit(&AuditFilter {
+            action_prefix: Some("notification.ignored".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    // An approval after the ignored 'sent' still counts.
+    let later = w
+        .pipeline
+        .intake(
+            &company(),
+            key("2"),
+            &ProposalStatus::Approved,
+            Actor::Webhook("acme".into()),
+            Some(sample()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(later, IntakeOutcome::Created { .. }));
+    let unknown = w
+        .pipeline
+        .intake(
+            &"nope".parse().unwrap(),
+            key("3"),
+            &ProposalStatus::Approved,
+            Actor::System,
+            None,
+        )
+        .await;
+    assert!(unknown.is_err());
+}
+
+#[tokio::test]
+async fn invalid_proposals_are_held_with_every_problem() {
+    let w = world(100);
+    let mut raw = sample();
+    raw.customer.tax_id = Some("123.456.789-00".into());
+    raw.orders[0].billing_day = Some("31".into());
+    let IntakeOutcome::Created { integration } = intake(&w, "bad", raw).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Held);
+    let fields: Vec<&str> = i.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, vec!["customer.tax_id", "orders[0].billing_day"]);
+    assert!(i.held_since.is_some());
+    assert!(
+        w.erp.customers.lock().unwrap().is_empty(),
+        "nothing went upstream"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_and_finish() {
+    let w = world(100);
+    w.erp
+        .script
+        .push("UpsertCliente", UpstreamErrorKind::Transient, 2);
+    w.sp1
+        .script
+        .push("manageDevices", UpstreamErrorKind::RateLimited, 1);
+    let IntakeOutcome::Created { integration } = intake(&w, "t", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    assert_eq!(i.attempts, 3);
+    let errors = w
+        .store
+        .audit(&AuditFilter {
+            integration: Some(integration),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| e.outcome == sig_core::store::AuditOutcome::Error)
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_lost_response_is_found_not_duplicated() {
+    let w = world(100);
+    *w.erp.lose_next_create.lock().unwrap() = true;
+    let IntakeOutcome::Created { integration } = intake(&w, "lost", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    assert_eq!(
+        w.store.get(integration).await.unwrap().unwrap().status,
+        IntegrationStatus::Done
+    );
+    let creates = w.erp.creates.lock().unwrap();
+    assert_eq!(creates.len(), 1);
+    assert!(creates.values().all(|n| *n == 1), "{creates:?}");
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_retryably_and_an_operator_can_retry() {
+    let w = world(100);
+    w.erp
+        .script
+        .push("IncluirContrato", UpstreamErrorKind::Transient, 4);
+    let IntakeOutcome::Created { integration } = intake(&w, "x", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Failed);
+    let f = i.failure.unwrap();
+    assert_eq!((f.step.as_str(), f.retryable), ("contract:0", true));
+    let ana = Actor::User("ana".parse().unwrap());
+    w.pipeline.retry(integration, ana.clone()).await.unwrap();
+    w.pipeline.run_until_idle().await.unwrap();
+    assert_eq!(
+        w.store.get(integration).await.unwrap().unwrap().status,
+        IntegrationStatus::Done
+    );
+    assert_eq!(
+        w.erp.customers.lock().unwrap().len(),
+        1,
+        "the journaled customer step was not repeated"
+    );
+    let retry = w
+        .store
+        .audit(&AuditFilter {
+            actor: Some(ana),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert!(
+        w.pipeline.retry(integration, Actor::System).await.is_err(),
+        "only failed ones are retried"
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_stops_and_releases_capacity() {
+    let w = world(100);
+    w.rj1
+        .script
+        .push("manageDevices", UpstreamErrorKind::Rejected, 1);
+    let IntakeOutcome::Created { integration } = intake(&w, "p", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Failed);
+    let f = i.failure.unwrap();
+    assert!(!f.retryable);
+    assert_eq!(f.step, "line:1:0");
+    assert_eq!(f.system, Some(System::NextBilling));
+    assert!(
+        w.store
+            .loads()
+            .await
+            .unwrap()
+            .values()
+            .all(|l| l.lines == 0 && l.channels == 0),
+        "reservations released"
+    );
+}
+
+#[tokio::test]
+async fn no_room_or_no_server_fails_with_the_reasons() {
+    let w = world(1); // sp1 has 1 line: the first trunk order takes it, the next finds none left
+    let IntakeOutcome::Created { integration: a } = intake(&w, "a", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    assert_eq!(
+        w.store.get(a).await.unwrap().unwrap().status,
+        IntegrationStatus::Done
+    );
+    let mut other = sample();
+    other.customer.tax_id = Some("529.982.247-25".into());
+    let IntakeOutcome::Created { integration: b } = intake(&w, "b", other).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(b).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Failed);
+    let f = i.failure.unwrap();
+    assert_eq!(f.step, "server:0");
+    assert!(f.reason.contains("no room"), "{}", f.reason);
+    *w.sp1.unhealthy.lock().unwrap() = true;
+    let d = w
+        .pipeline
+        .decide(sig_core::choice::Demand {
+            area_code: sig_core::AreaCode::new(12).unwrap(),
+            lines: 1,
+            channels: 1,
+        })
+        .await
+        .unwrap();
+    assert!(
+        d.explain().contains("no eligible server"),
+        "{}",
+        d.explain()
+    );
+}
+
+#[tokio::test]
+async fn two_proposals_of_one_customer_share_it_everywhere() {
+    let w = world(100);
+    let mut second = sample();
+    second.orders.truncate(1);
+    second.orders[0].dids = vec!["11 3456-7002".into()];
+    let (a, b) = tokio::join!(intake(&w, "a", sample()), intake(&w, "b", second));
+    assert!(matches!(
+        (a, b),
+        (IntakeOutcome::Created { .. }, IntakeOutcome::Created { .. })
+    ));
+    w.pipeline.run_until_idle().await.unwrap();
+    let done = w.store.list(&Default::default()).await.unwrap();
+    assert!(done.iter().all(|i| i.status == IntegrationStatus::Done));
+    assert_eq!(
+        done[0].customer, done[1].customer,
+        "one SIG customer per tax id"
+    );
+    assert_eq!(w.erp.customers.lock().unwrap().len(), 1);
+    assert_eq!(w.sp1.customers.lock().unwrap().len(), 1);
+    assert_eq!(
+        w.erp.contracts.lock().unwrap().len(),
+        3,
+        "one contract per order"
+    );
+    let _ = &w.catalog;
+}
