@@ -54,6 +54,8 @@ mod client;
 mod error;
 pub mod keys;
 mod platform;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod wire;
 
 pub use client::{
