@@ -499,10 +499,17 @@ impl Catalog {
     /// map proposals need. The whole document must still parse.
     pub fn from_config_toml(text: &str) -> Result<Catalog, ConfigError> {
         let file = parse_file(text)?;
-        let catalog = Catalog { fields: file.catalog.fields, plans: file.catalog.plans };
+        let catalog = Catalog {
+            fields: file.catalog.fields,
+            plans: file.catalog.plans,
+        };
         let mut p = Problems::new();
         catalog.check("catalog", &mut p);
-        if p.is_empty() { Ok(catalog) } else { Err(ConfigError::Invalid(p)) }
+        if p.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(ConfigError::Invalid(p))
+        }
     }
 
     /// The plan with this id.
@@ -637,11 +644,16 @@ impl Config {
 }
 
 fn parse_file(text: &str) -> Result<ConfigFile, ConfigError> {
-    let table: toml::Table = toml::from_str(text)
-        .map_err(|e| ConfigError::Syntax { key: "(document)".into(), message: e.to_string() })?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        key: "(document)".into(),
+        message: e.to_string(),
+    })?;
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
-        ConfigError::Syntax { key, message: e.into_inner().to_string() }
+        ConfigError::Syntax {
+            key,
+            message: e.into_inner().to_string(),
+        }
     })
 }
 

@@ -17,18 +17,23 @@ fn example_config() -> Config {
         .map(|s| s.split('"').next().unwrap().to_owned())
         .map(|n| (n, "dummy".to_owned()))
         .collect();
-    Config::from_toml(&text, root.parent().unwrap(), &MapSecrets(names)).expect("example config loads")
+    Config::from_toml(&text, root.parent().unwrap(), &MapSecrets(names))
+        .expect("example config loads")
 }
 
 fn sample(name: &str) -> RawProposal {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/data")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 #[test]
 fn the_sample_proposal_validates_with_catalog_defaults() {
     let cfg = example_config();
-    let p = sample("proposal.raw.json").validate(&cfg.catalog).expect("valid");
+    let p = sample("proposal.raw.json")
+        .validate(&cfg.catalog)
+        .expect("valid");
     assert_eq!(p.id, "44073");
     assert_eq!(p.code.as_deref(), Some("DS-00319"));
     assert_eq!(p.customer.tax_id.as_str(), "12ABC34501DE35");
@@ -43,16 +48,25 @@ fn the_sample_proposal_validates_with_catalog_defaults() {
     let lines = &p.orders[1];
     assert_eq!(lines.plan.as_str(), "sip-line");
     assert_eq!((lines.quantity, lines.sip_lines, lines.channels), (3, 3, 6));
-    assert_eq!(lines.monthly_value.to_string(), "119.70", "list price × quantity");
+    assert_eq!(
+        lines.monthly_value.to_string(),
+        "119.70",
+        "list price × quantity"
+    );
     assert_eq!(lines.area_code.get(), 21);
     assert_eq!(lines.start_date.to_string(), "2026-12-01");
-    assert_eq!(p.created_at.unwrap().to_rfc3339(), "2026-11-20T10:12:31-03:00");
+    assert_eq!(
+        p.created_at.unwrap().to_rfc3339(),
+        "2026-11-20T10:12:31-03:00"
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once_with_its_path() {
     let cfg = example_config();
-    let problems = sample("proposal.invalid.json").validate(&cfg.catalog).unwrap_err();
+    let problems = sample("proposal.invalid.json")
+        .validate(&cfg.catalog)
+        .unwrap_err();
     let got: Vec<(String, Code)> = problems.iter().map(|p| (p.field.clone(), p.code)).collect();
     let want: Vec<(String, Code)> = [
         ("customer.tax_id", Code::InvalidCheckDigit),
@@ -77,9 +91,14 @@ fn every_problem_is_reported_at_once_with_its_path() {
     assert_eq!(g, w, "got {got:#?}");
     // Serializes as the documented list of {field, code, message}.
     let json = serde_json::to_value(&problems).unwrap();
-    assert!(json.as_array().unwrap().iter().all(|p| p["field"].is_string()
-        && p["code"].is_string()
-        && p["message"].as_str().is_some_and(|m| !m.is_empty())));
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["field"].is_string()
+                && p["code"].is_string()
+                && p["message"].as_str().is_some_and(|m| !m.is_empty()))
+    );
 }
 
 #[test]
@@ -110,7 +129,10 @@ fn duplicate_dids_across_orders_name_the_first() {
     let problems = raw.validate(&cfg.catalog).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems}");
     let p = &problems.0[0];
-    assert_eq!((p.field.as_str(), p.code), ("orders[1].dids[0]", Code::Duplicate));
+    assert_eq!(
+        (p.field.as_str(), p.code),
+        ("orders[1].dids[0]", Code::Duplicate)
+    );
     assert!(p.message.contains("orders[0].dids[0]"), "{}", p.message);
 }
 
@@ -129,7 +151,11 @@ fn lenient_input_forms() {
 }
 
 fn any_text() -> impl Strategy<Value = Option<String>> {
-    prop_oneof![Just(None), ".{0,40}".prop_map(Some), "[0-9./ -]{0,20}".prop_map(Some)]
+    prop_oneof![
+        Just(None),
+        ".{0,40}".prop_map(Some),
+        "[0-9./ -]{0,20}".prop_map(Some)
+    ]
 }
 
 proptest! {
