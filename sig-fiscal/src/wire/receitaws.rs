@@ -150,67 +150,58 @@ impl Company {
     }
 }
 
-/// Turns a ReceitaWS answer into a lookup result.
+/// Turns a ReceitaWS answer into a lookup result. The body's `status` decides, whatever the
+/// HTTP status (ReceitaWS sends its errors with 200, and this also reads them under 4xx);
+/// 429 and 5xx are read by HTTP status alone.
 pub(crate) fn interpret(
     cnpj: Cnpj,
     status: u16,
     body: &[u8],
     retry_after: Option<Duration>,
 ) -> Result<Lookup<CompanyRecord>, ProviderError> {
-    if status != 200 {
-        return Err(generic_failure(
-            PROVIDER,
-            status,
-            error_message(body),
-            retry_after,
-        ));
+    let generic = || generic_failure(PROVIDER, status, error_message(body), retry_after);
+    if status == 429 || status >= 500 {
+        return Err(generic());
     }
-    let company: Company = decode(PROVIDER, status, body)?;
+    let company: Company = match decode(PROVIDER, status, body) {
+        Ok(c) => c,
+        Err(e) if status == 200 => return Err(e),
+        Err(_) => return Err(generic()),
+    };
     let body_status = company.status.get().map(str::to_ascii_uppercase);
     match body_status.as_deref() {
-        Some("OK") | None if company.nome.get().is_some() => {
+        Some("OK") if status == 200 && company.nome.get().is_some() => {
             Ok(Lookup::Found(company.into_record(cnpj)))
         }
-        Some("ERROR") => {
-            let message = company.message.take().unwrap_or_default();
-            let folded = fold(&message);
-            if folded.contains("rejeitado") || folded.contains("nao encontrado") {
-                Ok(Lookup::NotFound { provider: PROVIDER })
-            } else if folded.contains("invalido") {
-                Err(ProviderError::new(
-                    PROVIDER,
-                    ProviderErrorKind::Rejected,
-                    Some(status),
-                    message,
-                ))
-            } else if folded.contains("timeout") {
-                Err(ProviderError::new(
-                    PROVIDER,
-                    ProviderErrorKind::Unavailable,
-                    Some(status),
-                    message,
-                ))
-            } else if folded.contains("too many") || folded.contains("limite") {
-                Err(ProviderError::new(
-                    PROVIDER,
-                    ProviderErrorKind::RateLimited,
-                    Some(status),
-                    message,
-                ))
-            } else {
-                Err(ProviderError::new(
-                    PROVIDER,
-                    ProviderErrorKind::Malformed,
-                    Some(status),
-                    format!("status ERROR: {message}"),
-                ))
-            }
-        }
-        _ => Err(ProviderError::new(
+        Some("ERROR") => classify_error(status, company.message.take().unwrap_or_default()),
+        _ if status == 200 => Err(ProviderError::new(
             PROVIDER,
             ProviderErrorKind::Malformed,
             Some(status),
             "answer without `status: OK` and `nome`",
         )),
+        _ => Err(generic()),
     }
+}
+
+/// Reads a `status: "ERROR"` message: "not found" is an answer, the rest are failures.
+fn classify_error(status: u16, message: String) -> Result<Lookup<CompanyRecord>, ProviderError> {
+    let folded = fold(&message);
+    let kind = if folded.contains("rejeitado") || folded.contains("nao encontrado") {
+        return Ok(Lookup::NotFound { provider: PROVIDER });
+    } else if folded.contains("invalido") {
+        ProviderErrorKind::Rejected
+    } else if folded.contains("timeout") {
+        ProviderErrorKind::Unavailable
+    } else if folded.contains("too many") || folded.contains("limite") {
+        ProviderErrorKind::RateLimited
+    } else {
+        return Err(ProviderError::new(
+            PROVIDER,
+            ProviderErrorKind::Malformed,
+            Some(status),
+            format!("status ERROR: {message}"),
+        ));
+    };
+    Err(ProviderError::new(PROVIDER, kind, Some(status), message))
 }
