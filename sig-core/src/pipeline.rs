@@ -703,7 +703,23 @@ impl Pipeline {
                     serde_json::from_value(fetch["mapping_problems"].clone()).unwrap_or_default();
                 let sources: Vec<(String, String)> =
                     serde_json::from_value(fetch["field_sources"].clone()).unwrap_or_default();
-                match raw.validate(&self.catalog) {
+                let mut outcome = raw.validate(&self.catalog);
+                if let Ok(proposal) = &outcome
+                    && !proposal.status.starts_integration()
+                {
+                    // The re-read proposal is what counts, not the notification.
+                    let mut p = Problems::new();
+                    p.add(
+                        "status",
+                        crate::problem::Code::Inconsistent,
+                        format!(
+                            "the proposal is '{}' in its source; only approved proposals are integrated",
+                            proposal.status
+                        ),
+                    );
+                    outcome = Err(p);
+                }
+                match outcome {
                     Ok(proposal) if problems.is_empty() => {
                         let orders = proposal
                             .orders

@@ -454,6 +454,26 @@ async fn invalid_proposals_are_held_with_every_problem() {
 }
 
 #[tokio::test]
+async fn the_re_read_status_counts_not_the_notification() {
+    let w = world(100);
+    let mut raw = sample();
+    raw.status = Some("cancelled".into());
+    let IntakeOutcome::Created { integration } = intake(&w, "stale", raw).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Held);
+    assert_eq!(i.problems.0[0].field, "status");
+    assert!(
+        i.problems.0[0].message.contains("cancelled"),
+        "{}",
+        i.problems
+    );
+    assert!(w.erp.customers.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn transient_failures_back_off_and_finish() {
     let w = world(100);
     w.erp
