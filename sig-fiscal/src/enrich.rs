@@ -9,9 +9,9 @@
 //!   When the address has no CEP, the first source that has one sets it, and sources with
 //!   another CEP are skipped. When the address's CEP is present but unreadable, nothing is
 //!   filled (validation reports the CEP).
-//! - The street number and complement are taken from a source only when the street is that
-//!   source's street too (filled from it, or equal to it once case and accents are folded):
-//!   a number on another street of the same CEP means nothing.
+//! - The street number and complement are taken only from a source whose street is the
+//!   address's street (as given, or as just filled), once case and accents are folded: a
+//!   number on another street of the same CEP means nothing.
 //! - Each filled field gets a [`Provenance`]: the domain field, the provider and the
 //!   provider's own field name (`customer.address.street` ← `via_cep` `logradouro`).
 
@@ -146,26 +146,22 @@ pub fn enrich(address: &RawAddress, sources: &[&dyn AddressSource]) -> Enrichmen
             }
         })
         .collect();
-    // The source the street came from (filled or equal), for number and complement.
-    let mut street_source: Option<usize> = None;
     for field in AddressField::ALL {
         if present(slot(&mut out, field).as_ref()).is_some() {
-            if field == AddressField::Street {
-                let street = fold(present(out.street.as_ref()).unwrap_or_default());
-                street_source = same_place.iter().position(|s| {
-                    s.value(AddressField::Street)
-                        .is_some_and(|v| fold(v.trim()) == street)
-                });
-            }
             continue;
         }
-        let candidates: Vec<(usize, &dyn AddressSource)> = match field {
-            AddressField::Number | AddressField::Complement => street_source
-                .map(|i| vec![(i, same_place[i])])
-                .unwrap_or_default(),
-            _ => same_place.iter().copied().enumerate().collect(),
-        };
-        for (i, source) in candidates {
+        // Number and complement only from a source on the address's (final) street: Street
+        // comes first in `AddressField::ALL`, so it is settled by now.
+        let street = present(out.street.as_ref()).map(|s| fold(s));
+        for source in &same_place {
+            if matches!(field, AddressField::Number | AddressField::Complement) {
+                let on_street = source
+                    .value(AddressField::Street)
+                    .is_some_and(|v| Some(fold(v.trim())) == street);
+                if !on_street {
+                    continue;
+                }
+            }
             let Some(value) = source.value(field) else {
                 continue;
             };
@@ -178,9 +174,6 @@ pub fn enrich(address: &RawAddress, sources: &[&dyn AddressSource]) -> Enrichmen
                 source_provider: source.provider(),
                 source_field: source_field.to_owned(),
             });
-            if field == AddressField::Street {
-                street_source = Some(i);
-            }
             break;
         }
     }
