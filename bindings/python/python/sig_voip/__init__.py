@@ -1,0 +1,74 @@
+"""SIG VoIP for Python: SIG's own Rust rules for analysts' BI and migration work.
+
+Validation of Brazilian values, one value at a time or a whole column at once::
+
+    >>> import sig_voip
+    >>> sig_voip.cpf_is_valid("529.982.247-25")
+    True
+    >>> sig_voip.parse_tax_id("12abc34501de35").formatted
+    '12.ABC.345/01DE-35'
+    >>> sig_voip.validate_tax_ids(["52998224725", "52998224726"])
+    [True, False]
+
+Every error SIG reports is a :class:`SigError`: :class:`ValidationError` (``.errors``, a list
+of ``{field, code, message}``), :class:`UpstreamError`, :class:`ConfigError` and
+:class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+from sig_voip._native import (
+    Cep,
+    ConfigError,
+    Email,
+    Phone,
+    SigError,
+    StoreError,
+    TaxId,
+    UpstreamError,
+    ValidationError,
+    __version__,
+    cep_is_valid,
+    cnpj_is_valid,
+    cpf_is_valid,
+    email_is_valid,
+    parse_cep,
+    parse_email,
+    parse_phone,
+    parse_tax_id,
+    phone_is_valid,
+    tax_id_is_valid,
+    validate_ceps,
+    validate_emails,
+    validate_phones,
+    validate_tax_ids,
+)
+from sig_voip._types import ErrorDetail
+
+__all__ = [
+    "Cep",
+    "ConfigError",
+    "Email",
+    "ErrorDetail",
+    "Phone",
+    "SigError",
+    "StoreError",
+    "TaxId",
+    "UpstreamError",
+    "ValidationError",
+    "__version__",
+    "cep_is_valid",
+    "cnpj_is_valid",
+    "cpf_is_valid",
+    "email_is_valid",
+    "parse_cep",
+    "parse_email",
+    "parse_phone",
+    "parse_tax_id",
+    "phone_is_valid",
+    "tax_id_is_valid",
+    "validate_ceps",
+    "validate_emails",
+    "validate_phones",
+    "validate_tax_ids",
+]

@@ -1,0 +1,180 @@
+"""Stubs of the native module ``sig_voip._native`` (Rust, PyO3), checked by ``mypy.stubtest``.
+
+Import from ``sig_voip``, not from here.
+"""
+
+from collections.abc import Iterable
+from typing import Literal, NoReturn, final
+
+from typing_extensions import Self
+
+from sig_voip._types import ErrorDetail
+
+__all__ = [
+    "__version__",
+    "SigError",
+    "ValidationError",
+    "UpstreamError",
+    "ConfigError",
+    "StoreError",
+    "TaxId",
+    "Cep",
+    "Phone",
+    "Email",
+    "cpf_is_valid",
+    "cnpj_is_valid",
+    "tax_id_is_valid",
+    "parse_tax_id",
+    "validate_tax_ids",
+    "cep_is_valid",
+    "parse_cep",
+    "validate_ceps",
+    "phone_is_valid",
+    "parse_phone",
+    "validate_phones",
+    "email_is_valid",
+    "parse_email",
+    "validate_emails",
+    "_raise_sample_error",
+]
+
+__version__: str
+
+# --- exceptions --------------------------------------------------------------------------
+
+class SigError(Exception):
+    """Base class of every error SIG reports."""
+
+class ValidationError(SigError):
+    """A value or document is invalid; ``errors`` lists every problem."""
+
+    errors: list[ErrorDetail]
+
+class UpstreamError(SigError):
+    """A call to an outside system failed."""
+
+    system: Literal["omie", "nextbilling", "docsales", "fiscal"]
+    call: str
+    kind: Literal[
+        "transient",
+        "rate_limited",
+        "blocked",
+        "unauthorized",
+        "rejected",
+        "not_found",
+        "conflict",
+        "permanent",
+    ]
+    status: int | None
+    code: str | None
+    record: str | None
+    retryable: bool
+    maybe_applied: bool
+    retry_after: float | None
+
+class ConfigError(SigError):
+    """A ``sig.toml`` could not be read or is invalid; ``errors`` lists every problem."""
+
+    errors: list[ErrorDetail]
+
+class StoreError(SigError):
+    """The SIG store could not be opened or read."""
+
+    retryable: bool
+
+def _raise_sample_error(kind: Literal["validation", "upstream", "config", "store"]) -> NoReturn:
+    """Raise a sample of one exception class through the real Rust mapping (for tests)."""
+
+# --- value objects -------------------------------------------------------------------------
+
+@final
+class TaxId:
+    """A valid CPF or CNPJ."""
+
+    def __new__(cls, value: str) -> Self: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def formatted(self) -> str: ...
+    @property
+    def kind(self) -> Literal["CPF", "CNPJ"]: ...
+    def to_dict(self) -> dict[str, str]: ...
+    def __reduce__(self) -> tuple[type[Self], tuple[str]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Cep:
+    """A valid CEP."""
+
+    def __new__(cls, value: str) -> Self: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def formatted(self) -> str: ...
+    def to_dict(self) -> dict[str, str]: ...
+    def __reduce__(self) -> tuple[type[Self], tuple[str]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Phone:
+    """A valid Brazilian phone number."""
+
+    def __new__(cls, value: str) -> Self: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def formatted(self) -> str: ...
+    @property
+    def national(self) -> str: ...
+    @property
+    def area_code(self) -> int: ...
+    @property
+    def kind(self) -> Literal["landline", "mobile"]: ...
+    def to_dict(self) -> dict[str, str | int]: ...
+    def __reduce__(self) -> tuple[type[Self], tuple[str]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Email:
+    """A valid e-mail address (domain in lower case)."""
+
+    def __new__(cls, value: str) -> Self: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def formatted(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    def to_dict(self) -> dict[str, str]: ...
+    def __reduce__(self) -> tuple[type[Self], tuple[str]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+# --- tax ids -------------------------------------------------------------------------------
+
+def cpf_is_valid(value: str) -> bool: ...
+def cnpj_is_valid(value: str) -> bool: ...
+def tax_id_is_valid(value: str) -> bool: ...
+def parse_tax_id(value: str) -> TaxId: ...
+def validate_tax_ids(values: Iterable[str]) -> list[bool]: ...
+
+# --- CEP -----------------------------------------------------------------------------------
+
+def cep_is_valid(value: str) -> bool: ...
+def parse_cep(value: str) -> Cep: ...
+def validate_ceps(values: Iterable[str]) -> list[bool]: ...
+
+# --- phone ---------------------------------------------------------------------------------
+
+def phone_is_valid(value: str) -> bool: ...
+def parse_phone(value: str) -> Phone: ...
+def validate_phones(values: Iterable[str]) -> list[bool]: ...
+
+# --- e-mail --------------------------------------------------------------------------------
+
+def email_is_valid(value: str) -> bool: ...
+def parse_email(value: str) -> Email: ...
+def validate_emails(values: Iterable[str]) -> list[bool]: ...
