@@ -152,7 +152,7 @@ pub fn enrich(address: &RawAddress, sources: &[&dyn AddressSource]) -> Enrichmen
         }
         // Number and complement only from a source on the address's (final) street: Street
         // comes first in `AddressField::ALL`, so it is settled by now.
-        let street = present(out.street.as_ref()).map(|s| fold(s));
+        let street = present(out.street.as_ref()).map(fold);
         for source in &same_place {
             if matches!(field, AddressField::Number | AddressField::Complement) {
                 let on_street = source
