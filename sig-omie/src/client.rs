@@ -923,6 +923,7 @@ fn decode_answer<R: DeserializeOwned>(
                         status,
                         path: ".".into(),
                         message: e.to_string(),
+                        malformed: true,
                         write: spec.write,
                         record: spec.record.clone(),
                     },

@@ -73,6 +73,7 @@ fn missing_id(call: &'static str, record: &str) -> OmieError {
         status: 200,
         path: "codigo_cliente_omie".into(),
         message: "the record carries no Omie id".into(),
+        malformed: false,
         write: false,
         record: Some(record.to_owned()),
     }
@@ -468,6 +469,7 @@ impl OmieErp {
             status: 200,
             path: "contratoCadastro[].cabecalho.nCodCtr".into(),
             message: "the contract carries no Omie id".into(),
+            malformed: false,
             write: false,
             record: Some(code.clone()),
         };

@@ -101,6 +101,9 @@ pub enum OmieError {
         path: String,
         /// What was wrong (tax ids masked).
         message: String,
+        /// `true` when the body is not JSON at all or is cut short (a transient fault);
+        /// `false` when it is JSON of an unexpected shape (a schema mismatch: permanent).
+        malformed: bool,
         /// Whether the call writes.
         write: bool,
         /// The record involved.
@@ -158,6 +161,7 @@ impl OmieError {
         OmieError::Decode {
             call,
             status,
+            malformed: !err.inner().is_data(),
             path,
             message: redact_tax_ids(&err.inner().to_string()),
             write,
@@ -275,6 +279,9 @@ impl OmieError {
                 408 | 500..=599 => K::Transient,
                 _ => K::Permanent,
             },
+            OmieError::Decode {
+                malformed: false, ..
+            } => K::Permanent,
             OmieError::Timeout { .. }
             | OmieError::Transport { .. }
             | OmieError::Decode { .. }
