@@ -32,10 +32,12 @@ step "differential test against python-stdnum"
 SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests --features "$FEATURES" \
   --test differential_stdnum -- --ignored --nocapture
 
-step "python bindings: build sig_voip into .venv, mypy.stubtest, pytest"
+step "python bindings: build sig_voip into .venv, mypy.stubtest, mypy --strict, pytest"
 VIRTUAL_ENV="$PWD/.venv" CARGO_TARGET_DIR="$PWD/target" \
   .venv/bin/maturin develop --release --quiet -m bindings/python/Cargo.toml
 .venv/bin/python -m mypy.stubtest sig_voip._native
+.venv/bin/python -m mypy --config-file bindings/python/pyproject.toml \
+  bindings/python/python/sig_voip bindings/python/tests bindings/python/bench
 pytest_rc=0
 .venv/bin/python -m pytest -q bindings/python/tests || pytest_rc=$?
 if [ "$pytest_rc" -eq 5 ]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from importlib import metadata, resources
 
 import sig_voip
@@ -29,3 +30,9 @@ def test_version_matches_the_distribution() -> None:
 def test_functions_live_in_the_native_module() -> None:
     assert sig_voip.validate_tax_ids.__module__ == "sig_voip._native"
     assert sig_voip.TaxId.__module__ == "sig_voip"
+
+
+def test_the_package_docstring_examples_run() -> None:
+    result = doctest.testmod(sig_voip)
+    assert result.attempted > 0
+    assert result.failed == 0
