@@ -26,6 +26,8 @@ mod error;
 mod model;
 pub mod names;
 pub mod policy;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 mod wire;
 
 pub use cache::{CacheConfig, Clock, ManualClock, SystemClock};
