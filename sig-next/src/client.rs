@@ -1,7 +1,8 @@
 //! The typed NextBilling client for one instance (one ServidorNext).
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -121,6 +122,7 @@ impl NextClientBuilder {
                 http,
                 read_retries: self.read_retries,
                 retry_min_delay: self.retry_min_delay,
+                ensuring: Mutex::default(),
             }),
         })
     }
@@ -135,6 +137,9 @@ struct Inner {
     http: reqwest::Client,
     read_retries: usize,
     retry_min_delay: Duration,
+    /// One lock per SIG record being ensured, so two tasks of this process never create the
+    /// same record twice (NextBilling would accept the duplicate).
+    ensuring: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 /// A typed client for one NextBilling instance. Cheap to clone (an `Arc`).
@@ -209,6 +214,27 @@ impl NextClient {
     /// The server's display name.
     pub fn server_name(&self) -> &str {
         &self.inner.server_name
+    }
+
+    /// Serialises `ensure_*` calls for one SIG record within this process (other processes
+    /// are the pipeline's business: it runs one step per record at a time).
+    pub(crate) async fn lock_record(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .inner
+                .ensuring
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            map.retain(|_, weak| weak.strong_count() > 0);
+            if let Some(lock) = map.get(key).and_then(Weak::upgrade) {
+                lock
+            } else {
+                let lock = Arc::new(tokio::sync::Mutex::new(()));
+                map.insert(key.to_owned(), Arc::downgrade(&lock));
+                lock
+            }
+        };
+        lock.lock_owned().await
     }
 
     // -----------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@
 //!   [`NextClient::find_did`] — `GET listDIDs/…/<customer_id>`, an **`[inferred]`** call.
 //!
 //! Every `ensure_*` looks up, creates only if absent, and after an ambiguous failure looks up
-//! again before anything is retried; the client never re-sends a write itself. Where several
+//! again before anything is retried; the client never re-sends a write itself, and two
+//! concurrent `ensure_*` of one SIG record through one client are serialised. Where several
 //! records carry the same SIG id (a duplicate made outside SIG), the lowest NextBilling id
 //! wins. The `manageCustomers`/`manageDevices`/`manageDID` answers are not documented: an `id`
 //! (or `customer_id`/`device_id`/`did_id`) is used when present (`[inferred]`), and the lookup

@@ -8,9 +8,10 @@
 //! The client itself never re-sends a write, so repeats after a crash or a failure find the
 //! record instead of creating a second one.
 //!
-//! Concurrent `ensure_*` calls for the *same* SIG id on the same instance are not made safe
-//! here (NextBilling has no uniqueness to lean on): the pipeline runs one integration step
-//! per record at a time.
+//! Concurrent `ensure_*` calls for the *same* SIG id through the same client (or its clones)
+//! are serialised, so the second finds what the first created. Across processes there is no
+//! such guard (NextBilling has no uniqueness to lean on): the pipeline runs one step per
+//! record at a time.
 
 use std::future::Future;
 use std::time::Duration;
@@ -164,6 +165,7 @@ impl NextClient {
         customer: &Customer,
     ) -> Result<VoipCustomer, NextError> {
         let record = keys::customer_origin(id);
+        let _guard = self.lock_record(&record).await;
         if let Some(found) = self.find_customer(id).await? {
             return Ok(VoipCustomer {
                 voip_id: found.id,
@@ -192,6 +194,7 @@ impl NextClient {
         line: &LineRequest,
     ) -> Result<VoipLine, NextError> {
         let username = keys::line_username(line.line_id);
+        let _guard = self.lock_record(&username).await;
         if let Some(found) = self.find_line(customer.voip_id, line.line_id).await? {
             return Ok(VoipLine {
                 voip_id: found.id,
@@ -231,6 +234,7 @@ impl NextClient {
         did: &DidRequest,
     ) -> Result<VoipDid, NextError> {
         let mut body = did_body(customer.voip_id, did);
+        let _guard = self.lock_record(&body.description).await;
         if let Some(found) = self.find_did(customer.voip_id, did.did_id).await? {
             if found.device_id != Some(did.device_id) {
                 body.id = Some(found.id);

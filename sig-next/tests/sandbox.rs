@@ -304,3 +304,44 @@ async fn instances_are_independent() {
     assert!(!text.contains(a.api_token().expose_secret()));
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_ensures_of_one_record_create_it_once() {
+    let sandbox = NextSandbox::builder()
+        .instance("next-a")
+        .max_concurrent(64)
+        .start()
+        .await
+        .unwrap();
+    let i = sandbox.instance("next-a").unwrap();
+    // Slow creates widen the window a race would need.
+    i.faults()
+        .set(vec![
+            FaultSpec::always(FaultKind::latency(Duration::from_millis(50)))
+                .on_call("manageCustomers"),
+        ])
+        .unwrap();
+    let c = client(i);
+    let sig = CustomerId::new();
+    let customer = common::customer();
+    let results = futures::future::join_all((0..8).map(|_| {
+        let c = c.clone();
+        let customer = customer.clone();
+        async move { c.ensure_customer(sig, &customer).await }
+    }))
+    .await;
+    let ids: std::collections::BTreeSet<i64> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().voip_id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().unwrap().created)
+            .count(),
+        1
+    );
+    assert_eq!(i.counters().count("customer", &sig.to_string()), 1);
+    sandbox.shutdown().await;
+}
