@@ -15,7 +15,9 @@ use sig_core::ids::{CustomerId, DidId, LineId, ServerId};
 use sig_core::ports::Health;
 use url::Url;
 
-use crate::error::{Action, BuildError, MAX_BODY_BYTES, NextError, NextErrorKind};
+use crate::error::{
+    Action, BuildError, MAX_BODY_BYTES, MAX_RESPONSE_BYTES, NextError, NextErrorKind,
+};
 use crate::keys;
 use crate::wire::{
     CustomerBody, CustomerList, CustomerRecord, Device, DeviceBody, DeviceList, DidBody, DidList,
@@ -678,7 +680,7 @@ impl NextClient {
         if let Some(bytes) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(bytes);
         }
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -686,7 +688,20 @@ impl NextClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(transport)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(self.error(
+                    action,
+                    record,
+                    NextErrorKind::ResponseTooLarge {
+                        status,
+                        limit: MAX_RESPONSE_BYTES,
+                    },
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
 
         if !(200..300).contains(&status) {
             let reason = serde_json::from_slice::<Envelope>(&bytes)
@@ -711,7 +726,7 @@ impl NextClient {
                 NextErrorKind::Decode {
                     status,
                     path,
-                    source,
+                    message: self.scrub(&source.to_string()),
                 },
             )
         };

@@ -14,6 +14,9 @@ use sig_core::ports::{System, UpstreamError, UpstreamErrorKind};
 /// The largest request body NextBilling accepts (HTTP 413 beyond it).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
+/// The largest answer the client reads (a customer's device list is far smaller).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
 /// A NextBilling API action: the path segment after `/api/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -131,15 +134,22 @@ pub enum NextErrorKind {
         reason: String,
     },
     /// HTTP 2xx whose body does not decode.
-    #[error("HTTP {status}: response does not decode at `{path}`: {source}")]
+    #[error("HTTP {status}: response does not decode at `{path}`: {message}")]
     Decode {
         /// The status.
         status: u16,
         /// JSON path of the offending field (`.` for the document).
         path: String,
-        /// What serde said (it quotes no request data).
-        #[source]
-        source: serde_json::Error,
+        /// What serde said; it may quote a response value, so credentials are blanked.
+        message: String,
+    },
+    /// The answer is larger than the client reads.
+    #[error("HTTP {status}: response larger than {limit} bytes; not read")]
+    ResponseTooLarge {
+        /// The status.
+        status: u16,
+        /// The limit.
+        limit: usize,
     },
     /// A write succeeded but neither its answer nor a lookup by SIG's id gave the record's id.
     #[error("succeeded but the new record cannot be found by its SIG id")]
@@ -200,9 +210,9 @@ impl NextError {
     /// The HTTP status, when there was an answer.
     pub fn status(&self) -> Option<u16> {
         match &self.kind {
-            NextErrorKind::Http { status, .. } | NextErrorKind::Decode { status, .. } => {
-                Some(*status)
-            }
+            NextErrorKind::Http { status, .. }
+            | NextErrorKind::Decode { status, .. }
+            | NextErrorKind::ResponseTooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -212,9 +222,9 @@ impl NextError {
     /// rejected; 400, 404, 413 and other 4xx permanent.
     pub fn class(&self) -> UpstreamErrorKind {
         match &self.kind {
-            NextErrorKind::BodyTooLarge { .. } | NextErrorKind::Encode(_) => {
-                UpstreamErrorKind::Permanent
-            }
+            NextErrorKind::BodyTooLarge { .. }
+            | NextErrorKind::Encode(_)
+            | NextErrorKind::ResponseTooLarge { .. } => UpstreamErrorKind::Permanent,
             NextErrorKind::Transport { .. }
             | NextErrorKind::Decode { .. }
             | NextErrorKind::NotFoundAfterCreate => UpstreamErrorKind::Transient,
@@ -246,7 +256,9 @@ impl NextError {
         }
         match &self.kind {
             NextErrorKind::Transport { connect, .. } => !connect,
-            NextErrorKind::Decode { .. } | NextErrorKind::NotFoundAfterCreate => true,
+            NextErrorKind::Decode { .. }
+            | NextErrorKind::NotFoundAfterCreate
+            | NextErrorKind::ResponseTooLarge { .. } => true,
             NextErrorKind::Http { status, .. } => (500..=599).contains(status),
             NextErrorKind::BodyTooLarge { .. }
             | NextErrorKind::Encode(_)

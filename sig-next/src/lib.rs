@@ -62,5 +62,5 @@ pub mod wire;
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_RETRIES, DEFAULT_TIMEOUT, NextClient, NextClientBuilder,
 };
-pub use error::{Action, BuildError, MAX_BODY_BYTES, NextError, NextErrorKind};
+pub use error::{Action, BuildError, MAX_BODY_BYTES, MAX_RESPONSE_BYTES, NextError, NextErrorKind};
 pub use platform::{LINE_PASSWORD_LEN, customer_body, device_body, did_body};

@@ -800,3 +800,34 @@ fn errors_convert_to_the_port_error() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<NextError>();
 }
+
+#[tokio::test]
+async fn decode_errors_quote_no_credentials() {
+    let mut server = Server::new_async().await;
+    let _m = server
+        .mock("GET", path("listDevices", Some(3)).as_str())
+        .with_body(format!(
+            r#"{{"error":0,"reason":"OK","data":[{{"id_cliente":3,"data":[{{"id":"{TOKEN}/{KEY}"}}]}}]}}"#
+        ))
+        .create_async()
+        .await;
+    let e = client(&server).list_devices(3, None).await.unwrap_err();
+    assert!(matches!(e.kind, NextErrorKind::Decode { .. }), "{e:?}");
+    assert_no_secrets(&format!("{e} {e:?}"));
+}
+
+#[tokio::test]
+async fn oversized_answers_are_not_read() {
+    let mut server = Server::new_async().await;
+    let _m = server
+        .mock("GET", path("listDevices", Some(3)).as_str())
+        .with_body(vec![b' '; sig_next::MAX_RESPONSE_BYTES + 1])
+        .create_async()
+        .await;
+    let e = client(&server).list_devices(3, None).await.unwrap_err();
+    assert!(
+        matches!(e.kind, NextErrorKind::ResponseTooLarge { .. }),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+}

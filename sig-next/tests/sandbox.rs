@@ -121,22 +121,41 @@ async fn too_many_simultaneous_requests_get_429() {
         .await
         .unwrap();
     let i = sandbox.instance("next-a").unwrap();
-    // Inside the handler a latency fault holds the slot.
+    // A latency fault inside the handler holds the only slot for a second; requests made
+    // meanwhile are refused with 429.
     i.faults()
         .set(vec![
-            FaultSpec::always(FaultKind::latency(Duration::from_millis(300))).on_call("listDIDs"),
+            FaultSpec::always(FaultKind::latency(Duration::from_millis(1000))).on_call("listDIDs"),
         ])
         .unwrap();
     let http = reqwest::Client::new();
-    let slow = http.get(api(i, "listDIDs", "/1")).send();
-    let fast = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        http.get(api(i, "listCustomers", "")).send().await
-    };
-    let (slow, fast) = tokio::join!(slow, fast);
-    assert_eq!(slow.unwrap().status(), 200);
-    let fast = fast.unwrap();
-    assert_eq!(fast.status(), 429);
+    let slow = tokio::spawn(http.get(api(i, "listDIDs", "/1")).send());
+    let mut refused = None;
+    while !slow.is_finished() {
+        let r = http.get(api(i, "listCustomers", "")).send().await.unwrap();
+        if r.status() == 429 {
+            refused = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a request made while the slot was held got 429");
+    assert_eq!(refused["error"], 1);
+    assert_eq!(slow.await.unwrap().unwrap().status(), 200);
+    // Through the client, a read that meets 429 retries until the slot frees.
+    i.faults()
+        .set(vec![
+            FaultSpec::always(FaultKind::latency(Duration::from_millis(100))).on_call("listDIDs"),
+        ])
+        .unwrap();
+    let c = i
+        .client_builder("next-a".parse().unwrap())
+        .retry_min_delay(Duration::from_millis(50))
+        .read_retries(5)
+        .build()
+        .unwrap();
+    let (a, b) = tokio::join!(c.list_dids(1), c.list_dids(1));
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     sandbox.shutdown().await;
 }
 
