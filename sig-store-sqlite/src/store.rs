@@ -1,0 +1,1075 @@
+//! [`SqliteStore`]: connections, and the [`Store`] port on SQL.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, Value};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_from_iter};
+use sig_core::ids::{CompanyId, CustomerId, IntegrationId, ServerId, ServiceOrderId};
+use sig_core::ports::SourceKey;
+use sig_core::store::{
+    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, Integration, IntegrationFilter,
+    IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
+};
+use sig_core::taxid::TaxId;
+use tokio::sync::{Mutex as AsyncMutex, Semaphore};
+use uuid::Uuid;
+
+use crate::codec::{
+    Ctx, enum_name, from_json, int, json, parse_enum, parse_ts, ts, ts_opt, ts_saturating, uint,
+};
+use crate::migrations::{self, SCHEMA_VERSION};
+use crate::options::SqliteOptions;
+
+/// The `Store` port on one SQLite file. Cheap to clone (the connections are shared).
+///
+/// Writes go through one writer connection, one at a time, each in a `BEGIN IMMEDIATE`
+/// transaction; reads use a small pool of read-only connections and run in parallel with
+/// the writer (WAL). All SQLite work runs on tokio's blocking threads.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    options: SqliteOptions,
+    /// `None` when opened read-only.
+    writer: Option<Arc<AsyncMutex<Connection>>>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Arc<Semaphore>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("read_only", &self.is_read_only())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection, path: &Path, options: &SqliteOptions) -> Result<(), StoreError> {
+    let p = path.display();
+    conn.busy_timeout(options.busy_timeout)
+        .ctx(|| format!("{p}: setting busy_timeout"))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .ctx(|| format!("{p}: enabling foreign keys"))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ctx(|| format!("opening {} for reading", path.display()))?;
+    configure(&conn, path, options)?;
+    conn.pragma_update(None, "query_only", true)
+        .ctx(|| format!("{}: setting query_only", path.display()))?;
+    Ok(conn)
+}
+
+fn read_only_error(path: &Path, op: &str) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{op} refused: the store {} is opened read-only",
+        path.display()
+    ))
+}
+
+impl SqliteStore {
+    /// Open (or create) the store at `path` with the default [`SqliteOptions`], migrating its
+    /// schema to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Open (or create) the store at `path`, migrating its schema.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        Self::open_at(path.as_ref(), options, SCHEMA_VERSION)
+    }
+
+    /// Open read-write and migrate up to `target` (tests build older files with it).
+    pub(crate) fn open_at(
+        path: &Path,
+        options: SqliteOptions,
+        target: u32,
+    ) -> Result<Self, StoreError> {
+        let p = path.display();
+        let mut w = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(|| format!("opening {p}"))?;
+        configure(&w, path, &options)?;
+        // Refuse a foreign or newer file before changing anything in it.
+        migrations::header(&w, path)?;
+        let mode: String = w
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .ctx(|| format!("{p}: switching to WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "{p}: WAL mode refused (journal_mode is {mode}); is the file on a network share?"
+            )));
+        }
+        w.pragma_update(None, "synchronous", options.synchronous.as_str())
+            .ctx(|| format!("{p}: setting synchronous"))?;
+        let level: i64 = w
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .ctx(|| format!("{p}: reading synchronous"))?;
+        if level != options.synchronous.level() {
+            return Err(StoreError::Unavailable(format!(
+                "{p}: synchronous = {} was not applied (got {level})",
+                options.synchronous
+            )));
+        }
+        migrations::migrate(&mut w, path, target)?;
+        let reader = open_reader(path, &options)?;
+        tracing::debug!(path = %p, synchronous = %options.synchronous, "sqlite store opened");
+        Ok(Self::assemble(path, options, Some(w), reader))
+    }
+
+    /// Open an existing store read-only (`SQLITE_OPEN_READ_ONLY`), for BI, Python and
+    /// reports: every read works, every write fails with `StoreError::Unavailable` saying the
+    /// store is read-only. The file must exist and be at this build's schema version.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_read_only_with(path, SqliteOptions::default())
+    }
+
+    /// [`open_read_only`](Self::open_read_only) with options (`synchronous` is unused).
+    pub fn open_read_only_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let p = path.display();
+        let reader = open_reader(path, &options)?;
+        let version = migrations::header(&reader, path)?;
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::Unavailable(format!(
+                "{p} has schema version {version}, older than the {SCHEMA_VERSION} this build \
+                 reads: open it read-write once (SqliteStore::open) to migrate it"
+            )));
+        }
+        Ok(Self::assemble(path, options, None, reader))
+    }
+
+    fn assemble(
+        path: &Path,
+        options: SqliteOptions,
+        writer: Option<Connection>,
+        reader: Connection,
+    ) -> Self {
+        let slots = options.readers.max(1);
+        SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: writer.map(|w| Arc::new(AsyncMutex::new(w))),
+                readers: Mutex::new(vec![reader]),
+                reader_slots: Arc::new(Semaphore::new(slots)),
+                options,
+            }),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.inner.options
+    }
+
+    /// The file's schema version (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.read("schema_version", |c| {
+            let v: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .ctx(|| "reading user_version")?;
+            uint(v).map_err(StoreError::Corrupt)
+        })
+        .await
+    }
+
+    /// Run SQLite's `PRAGMA integrity_check`: `Ok` when the file is consistent, else
+    /// `StoreError::Corrupt` with SQLite's findings.
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        self.read("integrity_check", |c| {
+            let mut st = c
+                .prepare("PRAGMA integrity_check")
+                .ctx(|| "integrity_check")?;
+            let found: Vec<String> = st
+                .query_map([], |r| r.get(0))
+                .ctx(|| "integrity_check")?
+                .collect::<Result<_, _>>()
+                .ctx(|| "integrity_check")?;
+            if found == ["ok"] {
+                Ok(())
+            } else {
+                Err(StoreError::Corrupt(format!(
+                    "integrity check failed: {}",
+                    found.join("; ")
+                )))
+            }
+        })
+        .await
+    }
+
+    /// Run `f` on the writer connection, on a blocking thread, one writer at a time.
+    async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(writer) = &self.inner.writer else {
+            return Err(read_only_error(&self.inner.path, op));
+        };
+        let mut conn = writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{op}: the store task failed: {e}")))?
+    }
+
+    /// Run `f` on a pooled read connection, on a blocking thread.
+    async fn read<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("{op}: the store is closing")))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&inner.path, &inner.options)?,
+            };
+            let r = f(&mut conn);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("{op}: the store task failed: {e}")))?
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows.
+
+const INTEGRATION_COLS: &str = "id, company, source_account, source_proposal, status, step, \
+     raw, problems, failure, customer, attempts, actor, received_at, finished_at, held_since, \
+     held_ms, next_attempt_at";
+
+const AUDIT_COLS: &str = "id, at, integration_id, actor, actor_key, action, system, call, \
+     outcome, duration_ms, summary, details";
+
+const RESERVATION_COLS: &str = "order_id, integration_id, server, lines, channels, provisioned";
+
+/// Reads one row's columns, naming the record in errors.
+struct RowReader<'r, 's> {
+    table: &'static str,
+    key: String,
+    row: &'r Row<'s>,
+}
+
+impl<'r, 's> RowReader<'r, 's> {
+    fn new(table: &'static str, row: &'r Row<'s>) -> Self {
+        let key = match row.get_ref(0) {
+            Ok(v) => match v.as_str() {
+                Ok(s) => s.to_owned(),
+                Err(_) => format!("{v:?}"),
+            },
+            Err(_) => "?".to_owned(),
+        };
+        RowReader { table, key, row }
+    }
+
+    fn bad(&self, col: &str, e: impl fmt::Display) -> StoreError {
+        StoreError::Corrupt(format!("{} {}: column {col}: {e}", self.table, self.key))
+    }
+
+    fn get<T: FromSql>(&self, i: usize, col: &str) -> Result<T, StoreError> {
+        self.row.get(i).map_err(|e| self.bad(col, e))
+    }
+
+    fn parse<T>(
+        &self,
+        i: usize,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, StoreError> {
+        let s: String = self.get(i, col)?;
+        f(&s).map_err(|e| self.bad(col, e))
+    }
+
+    fn parse_opt<T>(
+        &self,
+        i: usize,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
+        let s: Option<String> = self.get(i, col)?;
+        s.map(|s| f(&s).map_err(|e| self.bad(col, e))).transpose()
+    }
+
+    fn uint<T: TryFrom<i64>>(&self, i: usize, col: &str) -> Result<T, StoreError> {
+        let v: i64 = self.get(i, col)?;
+        uint(v).map_err(|e| self.bad(col, e))
+    }
+}
+
+fn uuid(s: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(s).map_err(|e| format!("not a UUID ({e})"))
+}
+
+fn slug<T: std::str::FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| format!("invalid identifier {s:?} ({e})"))
+}
+
+fn integration_from_row(row: &Row<'_>) -> Result<Integration, StoreError> {
+    let r = RowReader::new("integration", row);
+    Ok(Integration {
+        id: r.parse(0, "id", |s| uuid(s).map(IntegrationId::from_uuid))?,
+        company: r.parse(1, "company", slug::<CompanyId>)?,
+        source: SourceKey {
+            account: r.get(2, "source_account")?,
+            proposal_id: r.get(3, "source_proposal")?,
+        },
+        status: r.parse(4, "status", |s| {
+            IntegrationStatus::parse(s).ok_or_else(|| format!("unknown status {s:?}"))
+        })?,
+        step: r.get(5, "step")?,
+        raw: r.parse_opt(6, "raw", from_json)?,
+        problems: r.parse(7, "problems", from_json)?,
+        failure: r.parse_opt(8, "failure", from_json)?,
+        customer: r.parse_opt(9, "customer", |s| uuid(s).map(CustomerId::from_uuid))?,
+        attempts: r.uint(10, "attempts")?,
+        actor: r.parse(11, "actor", from_json)?,
+        received_at: r.parse(12, "received_at", parse_ts)?,
+        finished_at: r.parse_opt(13, "finished_at", parse_ts)?,
+        held_since: r.parse_opt(14, "held_since", parse_ts)?,
+        held_ms: r.uint(15, "held_ms")?,
+        next_attempt_at: r.parse(16, "next_attempt_at", parse_ts)?,
+    })
+}
+
+/// The 17 values of [`INTEGRATION_COLS`], in order (`?1` … `?17`).
+fn integration_values(i: &Integration) -> Result<Vec<Value>, StoreError> {
+    let what = |f: &str| format!("integration {} {f}", i.id);
+    let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+    Ok(vec![
+        Value::Text(i.id.to_string()),
+        Value::Text(i.company.to_string()),
+        Value::Text(i.source.account.clone()),
+        Value::Text(i.source.proposal_id.clone()),
+        Value::Text(i.status.as_str().to_owned()),
+        opt_text(i.step.clone()),
+        opt_text(i.raw.as_ref().map(|r| json(&what("raw"), r)).transpose()?),
+        Value::Text(json(&what("problems"), &i.problems)?),
+        opt_text(
+            i.failure
+                .as_ref()
+                .map(|f| json(&what("failure"), f))
+                .transpose()?,
+        ),
+        opt_text(i.customer.map(|c| c.to_string())),
+        Value::Integer(i64::from(i.attempts)),
+        Value::Text(json(&what("actor"), &i.actor)?),
+        Value::Text(ts(i.received_at)?),
+        opt_text(ts_opt(i.finished_at)?),
+        opt_text(ts_opt(i.held_since)?),
+        Value::Integer(int(&what("held_ms"), i.held_ms)?),
+        Value::Text(ts(i.next_attempt_at)?),
+    ])
+}
+
+fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
+    let r = RowReader::new("audit event", row);
+    let duration: Option<i64> = r.get(9, "duration_ms")?;
+    Ok(AuditEvent {
+        id: r.parse(0, "id", uuid)?,
+        at: r.parse(1, "at", parse_ts)?,
+        integration: r.parse_opt(2, "integration_id", |s| {
+            uuid(s).map(IntegrationId::from_uuid)
+        })?,
+        actor: r.parse(3, "actor", from_json)?,
+        action: r.get(5, "action")?,
+        system: r.parse_opt(6, "system", parse_enum)?,
+        call: r.get(7, "call")?,
+        outcome: r.parse(8, "outcome", parse_enum)?,
+        duration_ms: duration
+            .map(|d| uint(d).map_err(|e| r.bad("duration_ms", e)))
+            .transpose()?,
+        summary: r.get(10, "summary")?,
+        details: r.parse(11, "details", from_json)?,
+    })
+}
+
+fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
+    let what = |f: &str| format!("audit event {} {f}", e.id);
+    let system = e
+        .system
+        .as_ref()
+        .map(|s| enum_name(&what("system"), s))
+        .transpose()?;
+    let duration = e
+        .duration_ms
+        .map(|d| int(&what("duration_ms"), d))
+        .transpose()?;
+    let at = ts(e.at)?;
+    let actor = json(&what("actor"), &e.actor)?;
+    let outcome = enum_name(&what("outcome"), &e.outcome)?;
+    let details = json(&what("details"), &e.details)?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit ({AUDIT_COLS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            e.id.to_string(),
+            at,
+            e.integration.map(|i| i.to_string()),
+            actor,
+            actor_key(&e.actor),
+            e.action,
+            system,
+            e.call,
+            outcome,
+            duration,
+            e.summary,
+            details,
+        ])
+    })
+    .ctx(|| what("insert"))?;
+    Ok(())
+}
+
+fn reservation_from_row(row: &Row<'_>) -> Result<Reservation, StoreError> {
+    let r = RowReader::new("reservation", row);
+    let provisioned: i64 = r.get(5, "provisioned")?;
+    Ok(Reservation {
+        order: r.parse(0, "order_id", |s| uuid(s).map(ServiceOrderId::from_uuid))?,
+        integration: r.parse(1, "integration_id", |s| {
+            uuid(s).map(IntegrationId::from_uuid)
+        })?,
+        server: r.parse(2, "server", slug::<ServerId>)?,
+        lines: r.uint(3, "lines")?,
+        channels: r.uint(4, "channels")?,
+        provisioned: provisioned != 0,
+    })
+}
+
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &str,
+    f: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn
+        .prepare_cached(sql)
+        .ctx(|| format!("{what}: preparing"))?;
+    let mut rows = st.query(params).ctx(|| format!("{what}: querying"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx(|| format!("{what}: reading"))? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+fn integration_by(
+    conn: &Connection,
+    where_: &str,
+    params: impl rusqlite::Params,
+    what: &str,
+) -> Result<Option<Integration>, StoreError> {
+    let sql = format!("SELECT {INTEGRATION_COLS} FROM integrations WHERE {where_}");
+    Ok(query_all(conn, &sql, params, what, integration_from_row)?
+        .into_iter()
+        .next())
+}
+
+fn immediate<'c>(
+    conn: &'c mut Connection,
+    what: &str,
+) -> Result<rusqlite::Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(|| format!("{what}: starting the transaction"))
+}
+
+fn commit_tx(tx: rusqlite::Transaction<'_>, what: &str) -> Result<(), StoreError> {
+    tx.commit().ctx(|| format!("{what}: committing"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The port.
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn intake(
+        &self,
+        new: Integration,
+        mut audit: AuditEvent,
+    ) -> Result<(Integration, bool), StoreError> {
+        let values = integration_values(&new)?;
+        self.write("intake", move |conn| {
+            let what = format!(
+                "intake of {}/{}",
+                new.source.account, new.source.proposal_id
+            );
+            let tx = immediate(conn, &what)?;
+            let inserted = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
+                     ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+                     ON CONFLICT (source_account, source_proposal) DO NOTHING"
+                ))
+                .and_then(|mut st| st.execute(params_from_iter(values)))
+                .ctx(|| format!("{what}: inserting"))?;
+            if inserted == 0 {
+                let existing = integration_by(
+                    &tx,
+                    "source_account = ?1 AND source_proposal = ?2",
+                    params![new.source.account, new.source.proposal_id],
+                    &what,
+                )?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("{what}: the existing integration vanished"))
+                })?;
+                return Ok((existing, false));
+            }
+            audit.integration = Some(new.id);
+            insert_audit(&tx, &audit)?;
+            commit_tx(tx, &what)?;
+            Ok((new, true))
+        })
+        .await
+    }
+
+    async fn get(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.read("get", move |c| {
+            integration_by(
+                c,
+                "id = ?1",
+                [id.to_string()],
+                &format!("reading integration {id}"),
+            )
+        })
+        .await
+    }
+
+    async fn find_by_source(&self, key: &SourceKey) -> Result<Option<Integration>, StoreError> {
+        let key = key.clone();
+        self.read("find_by_source", move |c| {
+            integration_by(
+                c,
+                "source_account = ?1 AND source_proposal = ?2",
+                params![key.account, key.proposal_id],
+                &format!("finding {}/{}", key.account, key.proposal_id),
+            )
+        })
+        .await
+    }
+
+    async fn list(&self, filter: &IntegrationFilter) -> Result<Vec<Integration>, StoreError> {
+        let mut sql = format!("SELECT {INTEGRATION_COLS} FROM integrations WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if !filter.statuses.is_empty() {
+            sql.push_str(" AND status IN (");
+            for (n, s) in filter.statuses.iter().enumerate() {
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('?');
+                values.push(Value::Text(s.as_str().to_owned()));
+            }
+            sql.push(')');
+        }
+        if let Some(s) = filter.since {
+            sql.push_str(" AND received_at >= ?");
+            values.push(Value::Text(ts_saturating_floor(s)));
+        }
+        if let Some(u) = filter.until {
+            sql.push_str(" AND received_at < ?");
+            values.push(Value::Text(ts_saturating_floor(u)));
+        }
+        if let Some(c) = &filter.company {
+            sql.push_str(" AND company = ?");
+            values.push(Value::Text(c.to_string()));
+        }
+        match filter.limit {
+            Some(n) => {
+                sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
+                values.push(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+            }
+            None => sql.push_str(" ORDER BY received_at, id"),
+        }
+        self.read("list", move |c| {
+            query_all(
+                c,
+                &sql,
+                params_from_iter(values),
+                "listing integrations",
+                integration_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Integration>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let now_s = ts_saturating_floor(now);
+        let until = ts_saturating(
+            chrono::Duration::from_std(lease)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d)),
+        );
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        self.write("claim", move |conn| {
+            let what = "claiming work";
+            let tx = immediate(conn, what)?;
+            let due = query_all(
+                &tx,
+                &format!(
+                    "SELECT {INTEGRATION_COLS} FROM integrations \
+                     WHERE status = 'pending' AND next_attempt_at <= ?1 \
+                     AND (lease_until IS NULL OR lease_until <= ?1) \
+                     ORDER BY next_attempt_at, id LIMIT ?2"
+                ),
+                params![now_s, max],
+                what,
+                integration_from_row,
+            )?;
+            {
+                let mut st = tx
+                    .prepare_cached("UPDATE integrations SET lease_until = ?2 WHERE id = ?1")
+                    .ctx(|| what)?;
+                for i in &due {
+                    st.execute(params![i.id.to_string(), until])
+                        .ctx(|| format!("{what}: leasing {}", i.id))?;
+                }
+            }
+            commit_tx(tx, what)?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn unclaim(&self, id: IntegrationId) -> Result<(), StoreError> {
+        self.write("unclaim", move |conn| {
+            conn.prepare_cached("UPDATE integrations SET lease_until = NULL WHERE id = ?1")
+                .and_then(|mut st| st.execute([id.to_string()]))
+                .ctx(|| format!("releasing the lease of {id}"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit(&self, change: Change) -> Result<(), StoreError> {
+        let id = change.integration.id;
+        let values = integration_values(&change.integration)?;
+        self.write("commit", move |conn| {
+            let what = format!("commit of integration {id}");
+            let tx = immediate(conn, &what)?;
+            // ?3 and ?4 (the source key) are not updated: it is the integration's identity.
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE integrations SET company = ?2, status = ?5, step = ?6, raw = ?7, \
+                     problems = ?8, failure = ?9, customer = ?10, attempts = ?11, actor = ?12, \
+                     received_at = ?13, finished_at = ?14, held_since = ?15, held_ms = ?16, \
+                     next_attempt_at = ?17, \
+                     lease_until = CASE WHEN ?5 = 'pending' THEN lease_until ELSE NULL END \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params_from_iter(values)))
+                .ctx(|| format!("{what}: updating the state"))?;
+            if updated == 0 {
+                return Err(StoreError::NotFound(id));
+            }
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO journal (integration_id, step_key, result, at, duration_ms) \
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    )
+                    .ctx(|| format!("{what}: journal"))?;
+                for s in &change.steps {
+                    let n = st
+                        .execute(params![
+                            id.to_string(),
+                            s.key,
+                            json(&format!("step {} result", s.key), &s.result)?,
+                            ts(s.at)?,
+                            int(&format!("step {} duration_ms", s.key), s.duration_ms)?,
+                        ])
+                        .ctx(|| format!("{what}: journaling step {}", s.key))?;
+                    if n == 0 {
+                        // Dropping the transaction rolls everything back.
+                        return Err(StoreError::StepExists {
+                            integration: id,
+                            step: s.key.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some((c, erp)) = change.customer_erp {
+                tx.prepare_cached(
+                    "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, ?2) \
+                     ON CONFLICT (customer_id) DO UPDATE SET erp_id = excluded.erp_id",
+                )
+                .and_then(|mut st| st.execute(params![c.to_string(), erp]))
+                .ctx(|| format!("{what}: linking customer {c} to ERP {erp}"))?;
+            }
+            if let Some((c, server, v)) = &change.customer_voip {
+                tx.prepare_cached(
+                    "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, NULL) \
+                     ON CONFLICT (customer_id) DO NOTHING",
+                )
+                .and_then(|mut st| st.execute([c.to_string()]))
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "INSERT INTO customer_voip (customer_id, server, voip_id) \
+                         VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (customer_id, server) DO UPDATE SET voip_id = excluded.voip_id",
+                    )
+                })
+                .and_then(|mut st| st.execute(params![c.to_string(), server.as_str(), v]))
+                .ctx(|| format!("{what}: linking customer {c} to {server} customer {v}"))?;
+            }
+            for o in &change.provisioned {
+                tx.prepare_cached("UPDATE reservations SET provisioned = 1 WHERE order_id = ?1")
+                    .and_then(|mut st| st.execute([o.to_string()]))
+                    .ctx(|| format!("{what}: marking order {o} provisioned"))?;
+            }
+            for o in &change.released {
+                tx.prepare_cached("DELETE FROM reservations WHERE order_id = ?1")
+                    .and_then(|mut st| st.execute([o.to_string()]))
+                    .ctx(|| format!("{what}: releasing order {o}"))?;
+            }
+            for e in &change.audit {
+                insert_audit(&tx, e)?;
+            }
+            commit_tx(tx, &what)
+        })
+        .await
+    }
+
+    async fn journal(&self, id: IntegrationId) -> Result<BTreeMap<String, StepEntry>, StoreError> {
+        self.read("journal", move |c| {
+            let entries = query_all(
+                c,
+                "SELECT step_key, result, at, duration_ms FROM journal WHERE integration_id = ?1",
+                [id.to_string()],
+                &format!("reading the journal of {id}"),
+                |row| {
+                    let r = RowReader::new("journal entry", row);
+                    Ok(StepEntry {
+                        key: r.get(0, "step_key")?,
+                        result: r.parse(1, "result", from_json)?,
+                        at: r.parse(2, "at", parse_ts)?,
+                        duration_ms: r.uint(3, "duration_ms")?,
+                    })
+                },
+            )?;
+            Ok(entries.into_iter().map(|e| (e.key.clone(), e)).collect())
+        })
+        .await
+    }
+
+    async fn customer_id_for(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+    ) -> Result<CustomerId, StoreError> {
+        let company = company.to_string();
+        let tax = tax_id.as_str().to_owned();
+        self.write("customer_id_for", move |conn| {
+            // The tax id is personal data: errors name the company only.
+            let what = format!("customer registry of {company}");
+            let tx = immediate(conn, &what)?;
+            tx.prepare_cached(
+                "INSERT INTO customers (company, tax_id, customer_id) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (company, tax_id) DO NOTHING",
+            )
+            .and_then(|mut st| st.execute(params![company, tax, candidate.to_string()]))
+            .ctx(|| format!("{what}: inserting"))?;
+            let id: String = tx
+                .prepare_cached(
+                    "SELECT customer_id FROM customers WHERE company = ?1 AND tax_id = ?2",
+                )
+                .and_then(|mut st| st.query_row(params![company, tax], |r| r.get(0)))
+                .ctx(|| format!("{what}: reading"))?;
+            let id = uuid(&id)
+                .map(CustomerId::from_uuid)
+                .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))?;
+            commit_tx(tx, &what)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
+        self.read("customer_links", move |conn| {
+            let what = format!("links of customer {id}");
+            // One snapshot for both tables.
+            let tx = conn.transaction().ctx(|| format!("{what}: starting"))?;
+            let erp = query_all(
+                &tx,
+                "SELECT erp_id FROM customer_links WHERE customer_id = ?1",
+                [id.to_string()],
+                &what,
+                |row| RowReader::new("customer link", row).get::<Option<i64>>(0, "erp_id"),
+            )?;
+            let voip = query_all(
+                &tx,
+                "SELECT server, voip_id FROM customer_voip WHERE customer_id = ?1",
+                [id.to_string()],
+                &what,
+                |row| {
+                    let r = RowReader::new("customer voip link", row);
+                    Ok((
+                        r.parse(0, "server", slug::<ServerId>)?,
+                        r.get(1, "voip_id")?,
+                    ))
+                },
+            )?;
+            Ok(CustomerLinks {
+                erp_id: erp.into_iter().next().flatten(),
+                voip: voip.into_iter().collect(),
+            })
+        })
+        .await
+    }
+
+    async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {
+        self.read("loads", |c| {
+            let rows = query_all(
+                c,
+                "SELECT server, sum(lines), sum(channels) FROM reservations GROUP BY server",
+                [],
+                "reading loads",
+                |row| {
+                    let r = RowReader::new("load of server", row);
+                    Ok((
+                        r.parse(0, "server", slug::<ServerId>)?,
+                        Load {
+                            lines: r.uint(1, "lines")?,
+                            channels: r.uint(2, "channels")?,
+                        },
+                    ))
+                },
+            )?;
+            Ok(rows.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn reserve(&self, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
+        let r = r.clone();
+        self.write("reserve", move |conn| {
+            let what = format!("reserving order {} on {}", r.order, r.server);
+            let order = r.order.to_string();
+            let tx = immediate(conn, &what)?;
+            let held: i64 = tx
+                .prepare_cached("SELECT count(*) FROM reservations WHERE order_id = ?1")
+                .and_then(|mut st| st.query_row([&order], |row| row.get(0)))
+                .ctx(|| format!("{what}: looking for the order"))?;
+            if held > 0 {
+                return Ok(true);
+            }
+            let (lines, channels): (i64, i64) = tx
+                .prepare_cached(
+                    "SELECT coalesce(sum(lines), 0), coalesce(sum(channels), 0) \
+                     FROM reservations WHERE server = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row([r.server.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                })
+                .ctx(|| format!("{what}: reading the load"))?;
+            if lines + i64::from(r.lines) > i64::from(capacity.lines)
+                || channels + i64::from(r.channels) > i64::from(capacity.channels)
+            {
+                return Ok(false);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO reservations ({RESERVATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    order,
+                    r.integration.to_string(),
+                    r.server.as_str(),
+                    r.lines,
+                    r.channels,
+                    r.provisioned,
+                ])
+            })
+            .ctx(|| format!("{what}: inserting"))?;
+            commit_tx(tx, &what)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn reservation(&self, order: ServiceOrderId) -> Result<Option<Reservation>, StoreError> {
+        self.read("reservation", move |c| {
+            Ok(query_all(
+                c,
+                &format!("SELECT {RESERVATION_COLS} FROM reservations WHERE order_id = ?1"),
+                [order.to_string()],
+                &format!("reading the reservation of order {order}"),
+                reservation_from_row,
+            )?
+            .into_iter()
+            .next())
+        })
+        .await
+    }
+
+    async fn limit_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let key = key.to_owned();
+        self.read("limit_state", move |c| {
+            Ok(query_all(
+                c,
+                "SELECT key, value FROM limit_state WHERE key = ?1",
+                [&key],
+                &format!("reading limit state {key}"),
+                |row| RowReader::new("limit state", row).parse(1, "value", from_json),
+            )?
+            .into_iter()
+            .next())
+        })
+        .await
+    }
+
+    async fn set_limit_state(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        let value = json(&format!("limit state {key}"), value)?;
+        self.write("set_limit_state", move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO limit_state (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut st| st.execute(params![key, value]))
+            .ctx(|| format!("storing limit state {key}"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let events = events.to_vec();
+        self.write("append_audit", move |conn| {
+            let what = "appending audit events";
+            let tx = immediate(conn, what)?;
+            for e in &events {
+                insert_audit(&tx, e)?;
+            }
+            commit_tx(tx, what)
+        })
+        .await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE 1 = 1");
+        let mut values: Vec<Value> = Vec::new();
+        if let Some(i) = filter.integration {
+            sql.push_str(" AND integration_id = ?");
+            values.push(Value::Text(i.to_string()));
+        }
+        if let Some(s) = filter.since {
+            sql.push_str(" AND at >= ?");
+            values.push(Value::Text(ts_saturating_floor(s)));
+        }
+        if let Some(u) = filter.until {
+            sql.push_str(" AND at < ?");
+            values.push(Value::Text(ts_saturating_floor(u)));
+        }
+        if let Some(a) = &filter.actor {
+            sql.push_str(" AND actor_key = ?");
+            values.push(Value::Text(actor_key(a)));
+        }
+        if let Some(p) = &filter.action_prefix {
+            // `>=` lets the index start at the prefix; `substr` is exact and case-sensitive.
+            sql.push_str(" AND action >= ? AND substr(action, 1, ?) = ?");
+            values.push(Value::Text(p.clone()));
+            values.push(Value::Integer(p.chars().count() as i64));
+            values.push(Value::Text(p.clone()));
+        }
+        sql.push_str(" ORDER BY at, id");
+        self.read("audit", move |c| {
+            query_all(
+                c,
+                &sql,
+                params_from_iter(values),
+                "reading the audit trail",
+                audit_from_row,
+            )
+        })
+        .await
+    }
+}
+
+/// The column `audit.actor_key` filters on.
+fn actor_key(a: &Actor) -> String {
+    a.to_string()
+}
+
+/// A filter bound: times before year 0 compare below every stored time, after 9999 above.
+fn ts_saturating_floor(t: DateTime<Utc>) -> String {
+    match ts(t) {
+        Ok(s) => s,
+        Err(_) if t < DateTime::<Utc>::UNIX_EPOCH => String::new(),
+        Err(_) => crate::codec::TS_MAX.to_owned() + "~",
+    }
+}
