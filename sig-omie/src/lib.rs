@@ -21,6 +21,8 @@ pub mod erp;
 pub mod error;
 pub mod fault;
 pub mod limits;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod wire;
 
 pub use client::{BuildError, CallSpec, OmieClient, OmieClientBuilder};
