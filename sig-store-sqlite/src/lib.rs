@@ -53,3 +53,6 @@ mod store;
 pub use migrations::SCHEMA_VERSION;
 pub use options::{SqliteOptions, Synchronous, UnknownSynchronous};
 pub use store::SqliteStore;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! Migration tests: they build files at older schema versions, which only the crate can do.
+
+use std::path::Path;
+
+use chrono::{TimeZone, Utc};
+use rusqlite::Connection;
+use sig_core::ports::SourceKey;
+use sig_core::store::{
+    Actor, AuditEvent, AuditFilter, AuditOutcome, Change, Integration, StepEntry, Store, StoreError,
+};
+
+use crate::migrations::MIGRATIONS;
+use crate::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "sig-store-sqlite-unit-{tag}-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).expect("raw open")
+}
+
+fn user_version(path: &Path) -> i64 {
+    raw(path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version")
+}
+
+fn recorded(path: &Path) -> Vec<(i64, String, String)> {
+    let c = raw(path);
+    let mut st = c
+        .prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        .expect("prepare");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn has_index(path: &Path, name: &str) -> bool {
+    raw(path)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("sqlite_master")
+        == 1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_file_is_migrated_and_reopening_is_a_no_op() {
+    let dir = TempDir::new("migrate");
+    let path = dir.0.join("old.db");
+    let at = Utc.timestamp_opt(1_790_000_000, 123_456_789).unwrap();
+
+    // A file at version 1, with data written by that schema.
+    let old = SqliteStore::open_at(&path, SqliteOptions::default(), 1).expect("open at v1");
+    let company = "acme".parse().expect("company");
+    let source = SourceKey {
+        account: "acme".into(),
+        proposal_id: "p1".into(),
+    };
+    let new = Integration::new(company, source.clone(), Actor::System, at);
+    let event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
+    let (i, created) = old.intake(new, event).await.expect("intake");
+    assert!(created);
+    let mut next = i.clone();
+    next.step = Some("validate".into());
+    let mut change = Change::state(next.clone());
+    change.steps = vec![StepEntry {
+        key: "validate".into(),
+        result: serde_json::json!({"ok": true}),
+        at,
+        duration_ms: 3,
+    }];
+    old.commit(change).await.expect("commit");
+    let audit_before = old.audit(&AuditFilter::default()).await.expect("audit");
+    drop(old);
+    assert_eq!(user_version(&path), 1);
+    assert_eq!(recorded(&path).len(), 1);
+    assert!(!has_index(&path, "audit_at"), "v1 has no indexes");
+    // This build refuses to read an older file read-only: it must be migrated first.
+    match SqliteStore::open_read_only(&path) {
+        Err(StoreError::Unavailable(m)) => assert!(m.contains("older"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Opening migrates it to the current version, keeping the data.
+    let store = SqliteStore::open(&path).expect("open migrates");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        SCHEMA_VERSION
+    );
+    assert_eq!(store.get(i.id).await.expect("get"), Some(next.clone()));
+    assert_eq!(store.journal(i.id).await.expect("journal").len(), 1);
+    assert_eq!(
+        store.audit(&AuditFilter::default()).await.expect("audit"),
+        audit_before
+    );
+    assert_eq!(
+        store.find_by_source(&source).await.expect("find"),
+        Some(next)
+    );
+    drop(store);
+    let after = recorded(&path);
+    assert_eq!(
+        after.iter().map(|r| r.0).collect::<Vec<_>>(),
+        MIGRATIONS
+            .iter()
+            .map(|m| i64::from(m.version))
+            .collect::<Vec<_>>()
+    );
+    assert!(has_index(&path, "audit_at"));
+
+    // Reopening changes nothing.
+    let again = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(
+        again.schema_version().await.expect("version"),
+        SCHEMA_VERSION
+    );
+    drop(again);
+    assert_eq!(recorded(&path), after, "reopening applies no migration");
+    assert_eq!(user_version(&path), i64::from(SCHEMA_VERSION));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_file_is_refused() {
+    let dir = TempDir::new("newer");
+    let path = dir.0.join("newer.db");
+    drop(SqliteStore::open(&path).expect("create"));
+    raw(&path)
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .expect("bump");
+    for r in [SqliteStore::open(&path), SqliteStore::open_read_only(&path)] {
+        match r {
+            Err(StoreError::Unavailable(m)) => assert!(m.contains("newer"), "{m}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        user_version(&path),
+        i64::from(SCHEMA_VERSION + 1),
+        "untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_database_is_refused_and_left_alone() {
+    let dir = TempDir::new("foreign");
+    let path = dir.0.join("other.db");
+    raw(&path)
+        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep');")
+        .expect("foreign file");
+    match SqliteStore::open(&path) {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("not a SIG store"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let c = raw(&path);
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "delete", "the file was not switched to WAL");
+    let tables: i64 = c
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .expect("tables");
+    assert_eq!(tables, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_rows_are_corrupt_errors_not_panics() {
+    let dir = TempDir::new("corrupt");
+    let path = dir.0.join("bad.db");
+    let store = SqliteStore::open(&path).expect("open");
+    let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+    let source = SourceKey {
+        account: "acme".into(),
+        proposal_id: "p1".into(),
+    };
+    let new = Integration::new("acme".parse().unwrap(), source, Actor::System, at);
+    let event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
+    let (i, _) = store.intake(new, event).await.expect("intake");
+    let c = raw(&path);
+    c.execute(
+        "UPDATE integrations SET received_at = 'yesterday', actor = '{' WHERE id = ?1",
+        [i.id.to_string()],
+    )
+    .expect("damage");
+    c.execute("UPDATE audit SET outcome = 'maybe'", [])
+        .expect("damage");
+    match store.get(i.id).await {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains(&i.id.to_string()), "{m}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(matches!(
+        store.audit(&AuditFilter::default()).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
