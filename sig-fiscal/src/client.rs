@@ -341,16 +341,33 @@ impl Slot {
         })
     }
 
-    /// Removes the API key from a text, should a provider ever echo it.
+    /// Removes the API key from an error, should a provider ever echo it — whole, or cut
+    /// short at the end of a shortened message.
     fn scrub(&self, mut error: ProviderError) -> ProviderError {
         if let Some(key) = &self.config.api_key {
-            let key = key.expose_secret();
-            if !key.is_empty() && error.message.contains(key) {
-                error.message = error.message.replace(key, "[redacted]");
-            }
+            error.message = scrub_key(&error.message, key.expose_secret());
         }
         error
     }
+}
+
+/// Shortest beginning of a key treated as the key when a message ends with it.
+const KEY_PREFIX_MIN: usize = 6;
+
+fn scrub_key(message: &str, key: &str) -> String {
+    if key.is_empty() {
+        return message.to_owned();
+    }
+    let mut out = message.replace(key, "[redacted]");
+    let body = out.trim_end_matches('…');
+    let cut = (KEY_PREFIX_MIN..key.len())
+        .rev()
+        .filter(|n| key.is_char_boundary(*n))
+        .find(|n| body.ends_with(&key[..*n]));
+    if let Some(n) = cut {
+        out = format!("{}[redacted]…", &body[..body.len() - n]);
+    }
+    out
 }
 
 /// The CNPJ and CEP provider chains with their cache; implements [`FiscalLookup`].
@@ -641,5 +658,27 @@ impl FiscalLookup for FiscalClient {
         self.cep_cache
             .insert(cep, answer.clone(), self.ttl(&answer));
         Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub_key;
+
+    #[test]
+    fn keys_are_scrubbed_whole_or_cut() {
+        let key = "abcdefghijklmnop";
+        assert_eq!(
+            scrub_key("bad key abcdefghijklmnop!", key),
+            "bad key [redacted]!"
+        );
+        assert_eq!(scrub_key("bad key abcdefgh…", key), "bad key [redacted]…");
+        assert_eq!(
+            scrub_key("ends with abc", key),
+            "ends with abc",
+            "too short to tell"
+        );
+        assert_eq!(scrub_key("nothing here", key), "nothing here");
+        assert_eq!(scrub_key("x", ""), "x");
     }
 }
