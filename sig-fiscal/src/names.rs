@@ -6,24 +6,28 @@
 //! 1. Case folded (Unicode lower case); `&` read as the word `e`.
 //! 2. Split into words at every character that is not a letter or a digit (punctuation,
 //!    hyphens, slashes and dots become separators).
-//! 3. A run of two or more one-letter words is one word: `S.A.`, `S/A`, `S. A.` → `sa`;
+//! 3. A document number at the start or the end is dropped: a run of digit-only words with
+//!    at least 8 digits in all, such as the CNPJ root an MEI's legal name begins with
+//!    (`45.123.456 MARIA SOUZA`) or a CPF at its end (`MARIA SOUZA 12345678901`). Shorter
+//!    numbers are part of the name (`Padaria 2 Irmãos`).
+//! 4. A run of two or more one-letter words is one word: `S.A.`, `S/A`, `S. A.` → `sa`;
 //!    `M.E.` → `me`; `J. P. Souza` → `jp souza`.
-//! 4. Accents removed (Unicode NFKD, combining marks dropped): `São João` → `sao joao`.
+//! 5. Accents removed (Unicode NFKD, combining marks dropped): `São João` → `sao joao`.
 //!    Company-type words are recognised *before* this step, so the surname `Sá` is not the
 //!    suffix `SA`.
-//! 5. Common abbreviations expanded: `com`→`comercio`, `ind`→`industria`, `serv`/`servs`→
+//! 6. Common abbreviations expanded: `com`→`comercio`, `ind`→`industria`, `serv`/`servs`→
 //!    `servicos`, `distrib`→`distribuidora`, `transp`→`transportes`, `tec`→`tecnologia`,
 //!    `eng`→`engenharia`, `emp`/`empreend`→`empreendimentos`, `part`/`particip`→
 //!    `participacoes`, `adm`→`administracao`, `assoc`→`associacao`, `imp`→`importacao`,
 //!    `exp`→`exportacao`, `cia`→`companhia`.
-//! 6. Connectives dropped anywhere: `de`, `da`, `do`, `das`, `dos`, `e`, `em`.
-//! 7. Company-type words dropped from the **end** of the name, repeatedly: `ltda`,
+//! 7. Connectives dropped anywhere: `de`, `da`, `do`, `das`, `dos`, `e`, `em`.
+//! 8. Company-type words dropped from the **end** of the name, repeatedly: `ltda`,
 //!    `limitada`, `me`, `mei`, `epp`, `eireli`, `ei`, `sa`, `slu`, `ss`, `cia`/`companhia`.
 //!    Decision on `Cia`/`Companhia`: at the end it is a type (`Silva & Cia Ltda` = `Silva`);
 //!    elsewhere it is part of the name (`Companhia Brasileira de Distribuição` keeps it, and
 //!    `Cia Brasileira…` matches it through the abbreviation). When nothing but type words is
 //!    left, they are kept.
-//! 8. Duplicates removed: the result is a set of words.
+//! 9. Duplicates removed: the result is a set of words.
 //!
 //! # Similarity ([`compare_names`])
 //!
@@ -40,7 +44,7 @@
 //! Frio` (a different word), `Banco do Brasil` ≠ `Banco do Nordeste do Brasil` (2 shared, 1
 //! extra: 0.67), while `Restaurante Sabor Caseiro` = `Restaurante e Lanchonete Sabor
 //! Caseiro` (3 shared, 1 extra: 0.75). Word order never matters. The tests in
-//! `tests/names.rs` pin 24 pairs that must match and 24 that must not.
+//! `tests/names.rs` pin 26 pairs that must match and 26 that must not.
 
 use std::collections::BTreeSet;
 
@@ -123,7 +127,9 @@ pub fn name_tokens(name: &str) -> Vec<String> {
     if !current.is_empty() {
         raw.push(current);
     }
-    // 3: runs of one-letter words become one word.
+    // 3: a document number at either end.
+    drop_document_number(&mut raw);
+    // 4: runs of one-letter words become one word.
     let mut merged: Vec<String> = Vec::new();
     let mut run = String::new();
     let mut run_len = 0usize;
@@ -144,7 +150,7 @@ pub fn name_tokens(name: &str) -> Vec<String> {
         }
     }
     flush(&mut run, &mut run_len, &mut merged);
-    // 4–6: (type-word flag from the accented form, folded word), abbreviations, connectives.
+    // 5–7: (type-word flag from the accented form, folded word), abbreviations, connectives.
     let mut words: Vec<(bool, String)> = merged
         .into_iter()
         .filter_map(|w| {
@@ -157,18 +163,37 @@ pub fn name_tokens(name: &str) -> Vec<String> {
             (!CONNECTIVES.contains(&expanded.as_str())).then_some((is_type, expanded))
         })
         .collect();
-    // 7: type words at the end (kept when nothing else is left).
+    // 8: type words at the end (kept when nothing else is left).
     let distinctive = words.iter().rposition(|(is_type, _)| !is_type);
     if let Some(last) = distinctive {
         words.truncate(last + 1);
     }
-    // 8: a set, in order of first appearance.
+    // 9: a set, in order of first appearance.
     let mut seen = BTreeSet::new();
     words
         .into_iter()
         .map(|(_, w)| w)
         .filter(|w| seen.insert(w.clone()))
         .collect()
+}
+
+/// Digits a run of number words needs to be a document number (a CNPJ root has 8).
+const DOCUMENT_DIGITS: usize = 8;
+
+/// Drops a leading and a trailing run of digit-only words with at least
+/// [`DOCUMENT_DIGITS`] digits in all.
+fn drop_document_number(words: &mut Vec<String>) {
+    let is_number = |w: &String| w.chars().all(|c| c.is_ascii_digit());
+    let digits = |run: &[String]| run.iter().map(String::len).sum::<usize>();
+    let lead = words.iter().take_while(|w| is_number(w)).count();
+    if lead < words.len() && digits(&words[..lead]) >= DOCUMENT_DIGITS {
+        words.drain(..lead);
+    }
+    let trail = words.iter().rev().take_while(|w| is_number(w)).count();
+    let start = words.len() - trail;
+    if trail < words.len() && digits(&words[start..]) >= DOCUMENT_DIGITS {
+        words.truncate(start);
+    }
 }
 
 /// The comparison of two company names.
@@ -300,6 +325,13 @@ mod tests {
         assert_eq!(name_tokens("LTDA"), ["ltda"]);
         assert_eq!(name_tokens("  "), Vec::<String>::new());
         assert_eq!(name_tokens("Alfa Alfa Beta"), ["alfa", "beta"]);
+        assert_eq!(name_tokens("45.123.456 MARIA SOUZA"), ["maria", "souza"]);
+        assert_eq!(
+            name_tokens("MARIA SOUZA 123.456.789-01"),
+            ["maria", "souza"]
+        );
+        assert_eq!(name_tokens("Padaria 2 Irmãos"), ["padaria", "2", "irmaos"]);
+        assert_eq!(name_tokens("12345678"), ["12345678"], "nothing else left");
     }
 
     #[test]

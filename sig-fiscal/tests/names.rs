@@ -55,6 +55,12 @@ const MUST_MATCH: &[(&str, &str)] = &[
         "CIA BRASILEIRA DE DISTRIBUICAO",
     ),
     ("Café & Cia Grão Nobre", "CAFE E COMPANHIA GRAO NOBRE"),
+    // an MEI's legal name carries its CNPJ root in front, or a CPF at the end
+    ("Maria Souza", "45.123.456 MARIA SOUZA"),
+    (
+        "Maria Souza Cabeleireira",
+        "MARIA SOUZA CABELEIREIRA 12345678901",
+    ),
     // a typo (one edit in a long word) and one extra word in a longer name
     (
         "Materiais de Construção Silva e Filho",
@@ -104,6 +110,8 @@ const MUST_NOT_MATCH: &[(&str, &str)] = &[
     ("Comercial Santos", "COMERCIAL SANTOS DUMONT"),
     ("Alfa", "ALFA BETA GAMA LTDA"),
     ("Engenharia Sá", "ENGENHARIA S.A."),
+    ("Padaria 2 Irmãos", "PADARIA 3 IRMAOS"),
+    ("45.123.456 Maria Souza", "45.123.456 JOANA SOUZA"),
 ];
 
 #[test]
