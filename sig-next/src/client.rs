@@ -484,7 +484,7 @@ impl NextClient {
 
     /// The request URL: `<base>/api/<action>/<token>/<key>[/<id>][?query]`.
     ///
-    /// The only place the credentials are exposed. The URL it returns is a secret: it goes
+    /// The only place the credentials go into a request. The URL it returns is a secret: it goes
     /// to reqwest and nowhere else (no error, `Debug` or tracing field holds it).
     fn endpoint(&self, action: Action, path_id: Option<i64>, query: &[(&str, String)]) -> Url {
         let mut url = self.inner.base_url.clone();
