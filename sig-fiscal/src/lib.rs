@@ -10,9 +10,29 @@
 //!   of answers, and errors that name each provider ([`FiscalError`], [`ProviderError`]).
 //! - **Pure business functions** for the pipeline step: company-name comparison
 //!   ([`names`]), the per-company [`FiscalPolicy`] and [`evaluate`], and address
-//!   [`enrich`]ment with provenance.
+//!   [`enrich()`]ment with provenance.
 //! - **Sandbox** (feature `sandbox`): every provider's wire format and error shapes on
 //!   loopback, with seeded faults from `sig-sandbox`.
+//!
+//! ```
+//! use sig_fiscal::{FiscalPolicy, FiscalVerdict, Lookup, Provider, evaluate_lookup, names_match};
+//!
+//! assert!(names_match("Telefonia São João Ltda.", "TELEFONIA SAO JOAO LTDA - ME"));
+//! assert!(!names_match("Padaria Pão Quente", "PADARIA PAO FRIO LTDA"));
+//!
+//! let nobody = Lookup::NotFound { provider: Provider::BrasilApi };
+//! let verdict = evaluate_lookup(FiscalPolicy::Block, "Telefonia São João", &nobody);
+//! assert!(matches!(verdict, FiscalVerdict::Block(_)));
+//! ```
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sig_fiscal::{FiscalClientBuilder, FiscalLookup};
+//! // BrasilAPI → Minha Receita → ReceitaWS (→ CNPJá with a key); ViaCEP → BrasilAPI.
+//! let client = FiscalClientBuilder::default_chain(None).build()?;
+//! let company = client.lookup_cnpj(&"19.131.243/0001-97".parse()?).await?;
+//! # let _ = company; Ok(()) }
+//! ```
 //!
 //! Wire formats stay in the private `wire` module; the CNPJá API key is a
 //! [`secrecy::SecretString`] that no `Debug`, log line or error shows.
