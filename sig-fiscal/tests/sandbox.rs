@@ -9,9 +9,9 @@ use sig_core::ports::{System, UpstreamErrorKind};
 use sig_core::raw::RawAddress;
 use sig_fiscal::sandbox::FiscalSandbox;
 use sig_fiscal::{
-    AddressSource, CacheConfig, Finding, FiscalClient, FiscalClientBuilder, FiscalPolicy,
-    FiscalVerdict, Lookup, ManualClock, Provider, ProviderErrorKind, RateLimit, RegistrationStatus,
-    enrich, evaluate_lookup,
+    AddressSource, CacheConfig, Finding, FiscalClient, FiscalClientBuilder, FiscalLookup,
+    FiscalPolicy, FiscalVerdict, Lookup, ManualClock, Provider, ProviderErrorKind, RateLimit,
+    RegistrationStatus, enrich, evaluate_lookup,
 };
 use sig_sandbox::{FaultKind, FaultSpec, Timing};
 
@@ -602,5 +602,62 @@ async fn sandbox_state_and_fault_api_over_http() {
     );
     assert_eq!(state["counters"]["lookup.brasil_api"][ACTIVE], 1);
     assert_eq!(state["injected"]["http_error"], 1);
+    sb.shutdown().await;
+}
+
+/// The sandbox renders each company in four wire formats; the client must read the same
+/// company back from each (what a provider lacks, such as ReceitaWS's status code, aside).
+#[tokio::test]
+async fn every_cnpj_provider_reads_back_the_same_company() {
+    let sb = sandbox().await;
+    let cnpj_providers = [
+        Provider::BrasilApi,
+        Provider::MinhaReceita,
+        Provider::ReceitaWs,
+        Provider::Cnpja,
+    ];
+    for seeded in sig_fiscal::sandbox::demo_companies() {
+        for provider in cnpj_providers {
+            let client = chain(&sb, &[provider]).build().unwrap();
+            let got = client
+                .lookup_cnpj(&seeded.cnpj)
+                .await
+                .unwrap()
+                .found()
+                .unwrap();
+            let at = format!("{} via {provider}", seeded.cnpj);
+            assert_eq!(got.source, provider, "{at}");
+            assert_eq!(got.cnpj, seeded.cnpj, "{at}");
+            assert_eq!(got.legal_name, seeded.legal_name, "{at}");
+            assert_eq!(got.trade_name, seeded.trade_name, "{at}");
+            assert_eq!(got.registration.status, seeded.registration.status, "{at}");
+            assert_eq!(got.registration.since, seeded.registration.since, "{at}");
+            assert_eq!(got.opening_date, seeded.opening_date, "{at}");
+            assert_eq!(got.main_activity, seeded.main_activity, "{at}");
+            assert_eq!(
+                got.secondary_activities, seeded.secondary_activities,
+                "{at}"
+            );
+            assert_eq!(got.legal_nature, seeded.legal_nature, "{at}");
+            let (a, b) = (&got.address, &seeded.address);
+            assert_eq!(a.street, b.street, "{at}");
+            assert_eq!(a.number, b.number, "{at}");
+            assert_eq!(a.complement, b.complement, "{at}");
+            assert_eq!(a.district, b.district, "{at}");
+            assert_eq!(a.city, b.city, "{at}");
+            assert_eq!(a.uf, b.uf, "{at}");
+            assert_eq!(a.cep, b.cep, "{at}");
+            assert_eq!(got.phones, seeded.phones, "{at}");
+            assert_eq!(got.email, seeded.email, "{at}");
+            assert_eq!(got.capital_social, seeded.capital_social, "{at}");
+            let names = |r: &sig_fiscal::CompanyRecord| {
+                r.partners
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(&got), names(&seeded), "{at}");
+        }
+    }
     sb.shutdown().await;
 }
