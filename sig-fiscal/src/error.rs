@@ -231,6 +231,12 @@ impl FiscalError {
                     .all(|a| a.kind == ProviderErrorKind::Unauthorized)
                 {
                     UpstreamErrorKind::Unauthorized
+                } else if attempts
+                    .iter()
+                    .all(|a| a.kind == ProviderErrorKind::Rejected)
+                {
+                    // Valid for SIG, refused by every provider: a person must look.
+                    UpstreamErrorKind::Rejected
                 } else {
                     UpstreamErrorKind::Permanent
                 }
@@ -245,5 +251,80 @@ impl FiscalError {
             error = error.with_status(status);
         }
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(kinds: &[ProviderErrorKind]) -> FiscalError {
+        FiscalError::AllProvidersFailed {
+            lookup: LookupKind::Cnpj,
+            attempts: kinds
+                .iter()
+                .map(|k| ProviderError::new(Provider::BrasilApi, *k, Some(500), "x"))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn upstream_kind_follows_the_most_hopeful_failure() {
+        use ProviderErrorKind as P;
+        let cases = [
+            (
+                vec![P::Rejected, P::Unavailable],
+                UpstreamErrorKind::Transient,
+            ),
+            (vec![P::Timeout], UpstreamErrorKind::Transient),
+            (
+                vec![P::Malformed, P::OutOfCredits],
+                UpstreamErrorKind::Transient,
+            ),
+            (
+                vec![P::RateLimited, P::OutOfCredits],
+                UpstreamErrorKind::RateLimited,
+            ),
+            (vec![P::Throttled], UpstreamErrorKind::RateLimited),
+            (
+                vec![P::Unauthorized, P::Unauthorized],
+                UpstreamErrorKind::Unauthorized,
+            ),
+            (vec![P::Rejected, P::Rejected], UpstreamErrorKind::Rejected),
+            (
+                vec![P::OutOfCredits, P::Rejected],
+                UpstreamErrorKind::Permanent,
+            ),
+        ];
+        for (kinds, expected) in cases {
+            let e = failed(&kinds);
+            let up = e.to_upstream("11222333000181");
+            assert_eq!(up.kind, expected, "{kinds:?}");
+            assert_eq!(up.is_retryable(), e.is_retryable(), "{kinds:?}");
+            assert_eq!(up.system, System::Fiscal);
+            assert_eq!(up.call, "lookup_cnpj");
+        }
+        let invalid = FiscalError::InvalidInput {
+            lookup: LookupKind::Cep,
+            problem: Invalid::required(),
+        };
+        assert_eq!(invalid.to_upstream("").kind, UpstreamErrorKind::Rejected);
+        assert_eq!(invalid.to_upstream("").call, "lookup_cep");
+        assert!(!invalid.is_retryable());
+    }
+
+    #[test]
+    fn messages_are_shortened_and_cleaned() {
+        let long = "é".repeat(500);
+        let e = ProviderError::new(Provider::ViaCep, ProviderErrorKind::Malformed, None, long);
+        assert_eq!(e.message.chars().count(), MESSAGE_MAX + 1);
+        assert!(e.message.ends_with('…'));
+        let e = ProviderError::new(
+            Provider::ViaCep,
+            ProviderErrorKind::Malformed,
+            None,
+            "a\nb\r\n",
+        );
+        assert_eq!(e.message, "a b");
     }
 }
