@@ -405,6 +405,14 @@ impl OmieClient {
                 error = %err, "omie attempt failed"
             );
             let limits = inner.limiter.config();
+            let refused = match err.fault_class() {
+                Some(FaultClass::EndOfPages | FaultClass::NotFound) => false,
+                Some(_) => true,
+                None => matches!(err, OmieError::Http { status: 429, .. }),
+            };
+            if refused {
+                inner.limiter.record_failure(method);
+            }
             match err.fault_class() {
                 Some(FaultClass::Misuse { wait }) => {
                     let state = inner.breaker.open(
