@@ -166,6 +166,73 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
+/// One async lock per key, so concurrent lookups of the same key make one upstream call
+/// (the others wait and then find the answer in the cache). Entries go away with their last
+/// user.
+pub(crate) struct KeyLocks<K> {
+    map: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K> fmt::Debug for KeyLocks<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyLocks").finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash + Clone> KeyLocks<K> {
+    pub(crate) fn new() -> Self {
+        KeyLocks {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) async fn lock(&self, key: &K) -> KeyGuard<'_, K> {
+        let lock = {
+            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(key.clone()).or_default())
+        };
+        let guard = Arc::clone(&lock).lock_owned().await;
+        KeyGuard {
+            locks: self,
+            key: key.clone(),
+            lock,
+            guard: Some(guard),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Holds a key's lock; releases it and forgets the key when nobody else waits.
+pub(crate) struct KeyGuard<'a, K: Eq + Hash + Clone> {
+    locks: &'a KeyLocks<K>,
+    key: K,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<K: Eq + Hash + Clone> Drop for KeyGuard<'_, K> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self
+            .locks
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Ours and the map's: nobody else holds or waits for this key. Clones are only made
+        // under the map's lock, so the count cannot grow meanwhile.
+        if Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +256,24 @@ mod tests {
         assert_eq!(cache.get(&4), None, "zero TTL is not cached");
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn key_locks_serialise_one_key_and_forget_it() {
+        let locks: Arc<KeyLocks<u32>> = Arc::new(KeyLocks::new());
+        let first = locks.lock(&1).await;
+        // Another key is free.
+        drop(locks.lock(&2).await);
+        let waiter = {
+            let locks = Arc::clone(&locks);
+            tokio::spawn(async move {
+                let _g = locks.lock(&1).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the same key waits");
+        drop(first);
+        waiter.await.unwrap();
+        assert_eq!(locks.len(), 0, "entries go with their last user");
     }
 }

@@ -6,7 +6,9 @@
 //! A provider's answer — found or **not found** — ends the lookup (and is cached). A
 //! failure (down, 5xx, timeout, 429, out of credits, refused key, refused input, unreadable
 //! answer) or SIG's own rate limit having no room moves on to the next provider. When all
-//! fail, [`FiscalError::AllProvidersFailed`] lists each failure with its provider. Input is
+//! fail, [`FiscalError::AllProvidersFailed`] lists each failure with its provider.
+//! Concurrent lookups of one key make one upstream call: the others wait for it and read
+//! its cached answer (a failure is not cached, so each waiter then tries on its own). Input is
 //! typed ([`Cnpj`], [`Cep`]): invalid text is rejected by [`FiscalClient::lookup_cnpj_text`]
 //! and [`FiscalClient::lookup_cep_text`] before any call.
 
@@ -23,7 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sig_core::{Cep, Cnpj};
 use url::Url;
 
-use crate::cache::{CacheConfig, Clock, SystemClock, TtlCache};
+use crate::cache::{CacheConfig, Clock, KeyLocks, SystemClock, TtlCache};
 use crate::error::{FiscalError, ProviderError, ProviderErrorKind};
 use crate::model::{CepRecord, CompanyRecord, Lookup, LookupKind, Provider};
 use crate::wire;
@@ -300,6 +302,8 @@ impl FiscalClientBuilder {
             cache: self.cache,
             cnpj_cache: TtlCache::new(self.cache.capacity, Arc::clone(&self.clock)),
             cep_cache: TtlCache::new(self.cache.capacity, self.clock),
+            cnpj_locks: KeyLocks::new(),
+            cep_locks: KeyLocks::new(),
         })
     }
 }
@@ -379,6 +383,8 @@ pub struct FiscalClient {
     cache: CacheConfig,
     cnpj_cache: TtlCache<Cnpj, Lookup<CompanyRecord>>,
     cep_cache: TtlCache<Cep, Lookup<CepRecord>>,
+    cnpj_locks: KeyLocks<Cnpj>,
+    cep_locks: KeyLocks<Cep>,
 }
 
 impl fmt::Debug for FiscalClient {
@@ -607,6 +613,12 @@ impl FiscalLookup for FiscalClient {
             tracing::debug!(lookup = "CNPJ", "fiscal cache hit");
             return Ok(hit);
         }
+        // Concurrent lookups of this CNPJ wait for the first one and read its answer.
+        let _key = self.cnpj_locks.lock(cnpj).await;
+        if let Some(hit) = self.cnpj_cache.get(cnpj) {
+            tracing::debug!(lookup = "CNPJ", "fiscal cache hit after waiting");
+            return Ok(hit);
+        }
         let cnpj = *cnpj;
         let answer = self
             .run_chain(
@@ -633,6 +645,11 @@ impl FiscalLookup for FiscalClient {
     async fn lookup_cep(&self, cep: &Cep) -> Result<Lookup<CepRecord>, FiscalError> {
         if let Some(hit) = self.cep_cache.get(cep) {
             tracing::debug!(lookup = "CEP", "fiscal cache hit");
+            return Ok(hit);
+        }
+        let _key = self.cep_locks.lock(cep).await;
+        if let Some(hit) = self.cep_cache.get(cep) {
+            tracing::debug!(lookup = "CEP", "fiscal cache hit after waiting");
             return Ok(hit);
         }
         let cep = *cep;

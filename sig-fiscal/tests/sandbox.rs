@@ -661,3 +661,29 @@ async fn every_cnpj_provider_reads_back_the_same_company() {
     }
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_lookups_of_one_key_make_one_call() {
+    let sb = sandbox().await;
+    sb.faults()
+        .add(
+            FaultSpec::always(FaultKind::latency(Duration::from_millis(100))).on_call("brasil_api"),
+        )
+        .unwrap();
+    let client = chain(&sb, &[Provider::BrasilApi])
+        .cache(CacheConfig::default())
+        .build()
+        .unwrap();
+    let (a, b, c, d) = tokio::join!(
+        client.lookup_cnpj_text(ACTIVE),
+        client.lookup_cnpj_text(ACTIVE),
+        client.lookup_cnpj_text(ACTIVE),
+        client.lookup_cnpj_text(CLOSED),
+    );
+    for answer in [a, b, c, d] {
+        assert!(answer.unwrap().found().is_some());
+    }
+    assert_eq!(sb.served(Provider::BrasilApi, ACTIVE), 1);
+    assert_eq!(sb.served(Provider::BrasilApi, CLOSED), 1);
+    sb.shutdown().await;
+}
