@@ -949,3 +949,67 @@ fn decode_answer<R: DeserializeOwned>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> OmieClientBuilder {
+        OmieClient::builder(SecretString::from("k"), SecretString::from("s"))
+    }
+
+    #[test]
+    fn builder_checks_its_inputs() {
+        let c = builder()
+            .base_url("http://127.0.0.1:9/api/v1")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.base_url().as_str(),
+            "http://127.0.0.1:9/api/v1/",
+            "trailing slash added"
+        );
+        assert_eq!(
+            c.base_url()
+                .join(Service::Clientes.path())
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/api/v1/geral/clientes/"
+        );
+        assert!(matches!(
+            builder().base_url("ftp://x/").build(),
+            Err(BuildError::BaseUrl(_))
+        ));
+        let e = OmieClient::builder(SecretString::from(" "), SecretString::from("s"))
+            .account_id("acme")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Omie account `acme`: app_key is empty");
+        assert!(matches!(
+            builder()
+                .attempt_timeout(Duration::from_secs(10))
+                .deadline(Duration::from_secs(5))
+                .build(),
+            Err(BuildError::Timeouts(_))
+        ));
+    }
+
+    #[test]
+    fn the_answer_is_read_before_the_status() {
+        let spec = CallSpec::read(Service::Clientes, "ConsultarCliente", None);
+        let fault = br#"{"faultstring": "ERROR: Nao existem registros para a pagina [1]!", "faultcode": "SOAP-ENV:Client-5113"}"#;
+        let e = decode_answer::<serde_json::Value>(&spec, 200, "application/json", None, fault)
+            .unwrap_err();
+        assert!(
+            matches!(e.fault_class(), Some(FaultClass::EndOfPages)),
+            "{e:?}"
+        );
+        let e = decode_answer::<serde_json::Value>(&spec, 500, "text/html", None, b"<html/>")
+            .unwrap_err();
+        assert!(matches!(e, OmieError::Http { status: 500, .. }));
+        let ok =
+            decode_answer::<serde_json::Value>(&spec, 200, "application/json", None, b"{\"a\":1}")
+                .unwrap();
+        assert_eq!(ok["a"], 1);
+    }
+}

@@ -459,4 +459,40 @@ mod tests {
             stamps.len()
         );
     }
+
+    #[tokio::test]
+    async fn refusals_pause_the_method_before_a_misuse_block() {
+        let cfg = LimitsConfig {
+            window: Duration::from_millis(300),
+            method_failures: 3,
+            ..LimitsConfig::default()
+        };
+        let l = Limiter::new(cfg);
+        l.record_failure("M");
+        l.record_failure("M");
+        let t = Instant::now();
+        l.acquire("M", false, t + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "two refusals do not pause"
+        );
+        l.record_failure("M");
+        let t = Instant::now();
+        l.acquire("M", false, t + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "paused {:?}",
+            t.elapsed()
+        );
+        // Other methods are not affected.
+        let t = Instant::now();
+        l.acquire("N", false, t + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_millis(100));
+    }
 }
