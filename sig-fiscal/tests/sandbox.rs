@@ -323,7 +323,8 @@ async fn failures_are_not_cached() {
 
 #[tokio::test]
 async fn a_providers_429_moves_on_to_the_next() {
-    let sb = sandbox_with(|b| b.limit(Provider::ReceitaWs, 3)).await;
+    // A 3 s window: wide enough for five lookups on a loaded machine.
+    let sb = sandbox_with(|b| b.timing(Timing::scaled(0.05)).limit(Provider::ReceitaWs, 3)).await;
     let client = chain(&sb, &[Provider::ReceitaWs, Provider::BrasilApi])
         .build()
         .unwrap();
@@ -341,7 +342,7 @@ async fn a_providers_429_moves_on_to_the_next() {
     assert_eq!(e.attempts()[0].status, Some(429));
     assert!(e.retry_after().is_some());
     // The (scaled) minute passes: ReceitaWS answers again.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
     assert_eq!(source(&only, ACTIVE).await, Provider::ReceitaWs);
     sb.shutdown().await;
 }
@@ -411,7 +412,7 @@ async fn cnpja_credits_key_and_rate() {
     assert_eq!(e.to_upstream(ACTIVE).kind, UpstreamErrorKind::Unauthorized);
     sb.shutdown().await;
 
-    let sb = sandbox_with(|b| b.limit(Provider::Cnpja, 1)).await;
+    let sb = sandbox_with(|b| b.timing(Timing::scaled(1.0)).limit(Provider::Cnpja, 1)).await;
     let only = chain(&sb, &[Provider::Cnpja]).build().unwrap();
     source(&only, ACTIVE).await;
     let e = only.lookup_cnpj_text(ACTIVE).await.unwrap_err();
