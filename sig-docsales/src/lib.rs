@@ -33,3 +33,6 @@ pub mod webhook;
 
 pub use source::DocSalesSource;
 pub use webhook::{IntakeError, Notification, WebhookRequest, intake};
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
