@@ -11,6 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod report;
+mod runtime;
+mod sandboxes;
+mod webhook_http;
 
 /// SIG VoIP: DocSales → Omie → NextBilling integration.
 #[derive(Debug, Parser)]
@@ -27,6 +31,8 @@ struct Cli {
 enum Command {
     /// Validate values (one per line on stdin) or proposal documents; writes JSON lines.
     Validate(cmd::validate::Args),
+    /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
+    Demo(cmd::demo::Args),
 }
 
 /// How a command ended.
@@ -48,10 +54,22 @@ pub enum CliError {
     Failed(String),
 }
 
+/// Run an async command on a multi-threaded runtime.
+fn block_on<F: std::future::Future<Output = Result<Outcome, CliError>>>(
+    f: F,
+) -> Result<Outcome, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?
+        .block_on(f)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
+        Command::Demo(args) => block_on(cmd::demo::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -1,5 +1,6 @@
 //! One module per `sig` subcommand.
 
+pub mod demo;
 pub mod validate;
 
 /// The catalog of the shipped example configuration, used when no `--config` is given.

@@ -44,12 +44,22 @@ impl Kind {
     /// Canonical and formatted forms, or the rejection.
     fn check(self, s: &str) -> Result<(String, String), Invalid> {
         Ok(match self {
-            Kind::Cpf => s.parse::<Cpf>().map(|v| (v.as_str().to_owned(), v.formatted()))?,
-            Kind::Cnpj => s.parse::<Cnpj>().map(|v| (v.as_str().to_owned(), v.formatted()))?,
-            Kind::TaxId => s.parse::<TaxId>().map(|v| (v.as_str().to_owned(), v.formatted()))?,
-            Kind::Cep => s.parse::<Cep>().map(|v| (v.as_str().to_owned(), v.formatted()))?,
+            Kind::Cpf => s
+                .parse::<Cpf>()
+                .map(|v| (v.as_str().to_owned(), v.formatted()))?,
+            Kind::Cnpj => s
+                .parse::<Cnpj>()
+                .map(|v| (v.as_str().to_owned(), v.formatted()))?,
+            Kind::TaxId => s
+                .parse::<TaxId>()
+                .map(|v| (v.as_str().to_owned(), v.formatted()))?,
+            Kind::Cep => s
+                .parse::<Cep>()
+                .map(|v| (v.as_str().to_owned(), v.formatted()))?,
             Kind::Phone => s.parse::<Phone>().map(|v| (v.e164(), v.to_string()))?,
-            Kind::Email => s.parse::<Email>().map(|v| (v.as_str().to_owned(), v.to_string()))?,
+            Kind::Email => s
+                .parse::<Email>()
+                .map(|v| (v.as_str().to_owned(), v.to_string()))?,
         })
     }
 }
@@ -86,7 +96,11 @@ pub fn run(args: Args) -> Result<Outcome, CliError> {
         findings
     };
     out.flush().map_err(write_failed)?;
-    Ok(if findings { Outcome::Findings } else { Outcome::Clean })
+    Ok(if findings {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
 }
 
 fn write_failed(e: std::io::Error) -> CliError {
@@ -100,7 +114,10 @@ fn load_catalog(path: Option<&std::path::Path>) -> Result<Catalog, CliError> {
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", p.display())))?,
             p.display().to_string(),
         ),
-        None => (EXAMPLE_CONFIG.to_owned(), "the example configuration".to_owned()),
+        None => (
+            EXAMPLE_CONFIG.to_owned(),
+            "the example configuration".to_owned(),
+        ),
     };
     Catalog::from_config_toml(&text).map_err(|e| CliError::Usage(format!("{name}: {e}")))
 }
@@ -172,7 +189,9 @@ fn proposal(path: &std::path::Path, catalog: &Catalog) -> Value {
     };
     match raw.validate(catalog) {
         Ok(p) => json!({"file": file, "valid": true, "proposal": p, "errors": []}),
-        Err(problems) => json!({"file": file, "valid": false, "proposal": null, "errors": problems}),
+        Err(problems) => {
+            json!({"file": file, "valid": false, "proposal": null, "errors": problems})
+        }
     }
 }
 
@@ -183,12 +202,19 @@ mod tests {
     fn run_values(kind: Kind, input: &[u8]) -> Vec<Value> {
         let mut out = Vec::new();
         values(kind, input, &mut out).unwrap();
-        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     #[test]
     fn one_json_object_per_line_with_the_documented_keys() {
-        let lines = run_values(Kind::TaxId, b"529.982.247-25\n12abc34501de35\r\n123\n\xff\xfe\n");
+        let lines = run_values(
+            Kind::TaxId,
+            b"529.982.247-25\n12abc34501de35\r\n123\n\xff\xfe\n",
+        );
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0]["canonical"], "52998224725");
         assert_eq!(lines[0]["formatted"], "529.982.247-25");

@@ -1,0 +1,242 @@
+//! Reports read through the `Store` port: one integration's outcome with its external ids and
+//! server choices, and the KPIs over many. Personal data is masked: a CPF shows only its
+//! middle digits; names of people are left out (the proposal code identifies the record).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sig_core::TaxId;
+use sig_core::store::{Integration, IntegrationStatus, StepEntry, Store, StoreError};
+
+/// A CPF with only its middle six digits shown (`***.982.247-**`); a CNPJ (a company's public
+/// registration) in full.
+pub fn mask_tax_id(t: &TaxId) -> String {
+    match t {
+        TaxId::Cpf(c) => {
+            let s = c.as_str();
+            format!("***.{}.{}-**", &s[3..6], &s[6..9])
+        }
+        TaxId::Cnpj(c) => c.formatted(),
+    }
+}
+
+/// One integration's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegrationReport {
+    /// SIG's id.
+    pub integration: String,
+    /// The source proposal id.
+    pub proposal: String,
+    /// The proposal's code, when known.
+    pub code: Option<String>,
+    /// Status.
+    pub status: IntegrationStatus,
+    /// The customer's tax id, masked.
+    pub tax_id: Option<String>,
+    /// SIG's customer id.
+    pub customer: Option<String>,
+    /// Integration time (received → done, less time held), in ms.
+    pub integration_ms: Option<u64>,
+    /// Omie ids.
+    pub omie: Value,
+    /// Per order: chosen server and why, Next ids.
+    pub orders: Vec<Value>,
+    /// Validation problems (held).
+    pub problems: Value,
+    /// Why it failed.
+    pub failure: Value,
+}
+
+fn result<'a>(j: &'a BTreeMap<String, StepEntry>, key: &str) -> Option<&'a Value> {
+    j.get(key).map(|e| &e.result)
+}
+
+/// Build the report of one integration from the store.
+pub async fn integration_report(
+    store: &dyn Store,
+    i: &Integration,
+) -> Result<IntegrationReport, StoreError> {
+    let j = store.journal(i.id).await?;
+    let validated = result(&j, "validate");
+    let tax_id = validated
+        .and_then(|v| v["proposal"]["customer"]["tax_id"].as_str())
+        .or_else(|| i.raw.as_ref().and_then(|r| r.customer.tax_id.as_deref()))
+        .and_then(|s| s.parse::<TaxId>().ok())
+        .map(|t| mask_tax_id(&t));
+    let code = i.raw.as_ref().and_then(|r| r.code.clone());
+    let n_orders = validated
+        .and_then(|v| v["orders"].as_array())
+        .map_or(0, |o| o.len());
+    let mut contracts = Vec::new();
+    let mut orders = Vec::new();
+    for k in 0..n_orders {
+        if let Some(c) = result(&j, &format!("contract:{k}")) {
+            contracts.push(c["erp_id"].clone());
+        }
+        let server = result(&j, &format!("server:{k}"));
+        let server_id = server.and_then(|s| s["server"].as_str()).map(str::to_owned);
+        let why = server
+            .and_then(|s| {
+                serde_json::from_value::<sig_core::choice::Decision>(s["decision"].clone()).ok()
+            })
+            .map(|d| d.explain());
+        let next_customer = server_id
+            .as_ref()
+            .and_then(|s| result(&j, &format!("next_customer:{s}")))
+            .map(|v| v["voip_id"].clone());
+        let lines: Vec<Value> = j
+            .iter()
+            .filter(|(key, _)| key.starts_with(&format!("line:{k}:")))
+            .map(|(_, e)| json!({"id": e.result["voip_id"], "username": e.result["username"]}))
+            .collect();
+        let dids: Vec<Value> = j
+            .iter()
+            .filter(|(key, _)| key.starts_with(&format!("did:{k}:")))
+            .map(|(_, e)| e.result["voip_id"].clone())
+            .collect();
+        let order = validated.map(|v| &v["proposal"]["orders"][k]);
+        orders.push(json!({
+            "plan": order.map(|o| o["plan"].clone()),
+            "area_code": order.map(|o| o["area_code"].clone()),
+            "server": server_id,
+            "why": why,
+            "next_customer": next_customer,
+            "lines": lines,
+            "dids": dids,
+        }));
+    }
+    let erp_customer = result(&j, "erp_customer");
+    Ok(IntegrationReport {
+        integration: i.id.to_string(),
+        proposal: i.source.proposal_id.clone(),
+        code,
+        status: i.status,
+        tax_id,
+        customer: i.customer.map(|c| c.to_string()),
+        integration_ms: i.integration_ms(),
+        omie: json!({
+            "customer": erp_customer.map(|c| c["erp_id"].clone()),
+            "adopted": erp_customer.map(|c| c["adopted"].clone()),
+            "contracts": contracts,
+        }),
+        orders,
+        problems: serde_json::to_value(&i.problems).unwrap_or_default(),
+        failure: serde_json::to_value(&i.failure).unwrap_or_default(),
+    })
+}
+
+/// Headline KPIs over a set of integrations.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Kpis {
+    /// Integrations counted.
+    pub total: usize,
+    /// Done.
+    pub done: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Held for a person.
+    pub held: usize,
+    /// Still pending.
+    pub pending: usize,
+    /// Cancelled.
+    pub cancelled: usize,
+    /// done ÷ (done + failed), when any finished.
+    pub success_rate: Option<f64>,
+    /// failed ÷ (done + failed), when any finished.
+    pub failure_rate: Option<f64>,
+    /// Mean integration time of the done ones, ms.
+    pub mean_integration_ms: Option<f64>,
+    /// Median integration time, ms.
+    pub median_integration_ms: Option<u64>,
+    /// 95th percentile integration time, ms.
+    pub p95_integration_ms: Option<u64>,
+}
+
+/// Compute the KPIs.
+pub fn kpis(all: &[Integration]) -> Kpis {
+    let count = |s: IntegrationStatus| all.iter().filter(|i| i.status == s).count();
+    let (done, failed) = (
+        count(IntegrationStatus::Done),
+        count(IntegrationStatus::Failed),
+    );
+    let mut times: Vec<u64> = all
+        .iter()
+        .filter(|i| i.status == IntegrationStatus::Done)
+        .filter_map(Integration::integration_ms)
+        .collect();
+    times.sort_unstable();
+    let finished = done + failed;
+    let pct = |p: f64| -> Option<u64> {
+        if times.is_empty() {
+            return None;
+        }
+        let idx = ((p * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
+        Some(times[idx])
+    };
+    Kpis {
+        total: all.len(),
+        done,
+        failed,
+        held: count(IntegrationStatus::Held),
+        pending: count(IntegrationStatus::Pending),
+        cancelled: count(IntegrationStatus::Cancelled),
+        success_rate: (finished > 0).then(|| done as f64 / finished as f64),
+        failure_rate: (finished > 0).then(|| failed as f64 / finished as f64),
+        mean_integration_ms: (!times.is_empty())
+            .then(|| times.iter().sum::<u64>() as f64 / times.len() as f64),
+        median_integration_ms: pct(0.5),
+        p95_integration_ms: pct(0.95),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpf_is_masked_cnpj_is_not() {
+        assert_eq!(
+            mask_tax_id(&"529.982.247-25".parse().unwrap()),
+            "***.982.247-**"
+        );
+        assert_eq!(
+            mask_tax_id(&"12ABC34501DE35".parse().unwrap()),
+            "12.ABC.345/01DE-35"
+        );
+    }
+
+    #[test]
+    fn kpis_from_statuses_and_times() {
+        use chrono::{Duration, Utc};
+        let now = Utc::now();
+        let mk = |status, ms: i64, held: u64| {
+            let mut i = Integration::new(
+                "c".parse().unwrap(),
+                sig_core::ports::SourceKey {
+                    account: "a".into(),
+                    proposal_id: format!("{ms}{held}"),
+                },
+                sig_core::store::Actor::System,
+                now,
+            );
+            i.status = status;
+            i.finished_at = Some(now + Duration::milliseconds(ms));
+            i.held_ms = held;
+            i
+        };
+        let all = vec![
+            mk(IntegrationStatus::Done, 100, 0),
+            mk(IntegrationStatus::Done, 300, 100),
+            mk(IntegrationStatus::Done, 1000, 0),
+            mk(IntegrationStatus::Failed, 50, 0),
+            mk(IntegrationStatus::Held, 0, 0),
+        ];
+        let k = kpis(&all);
+        assert_eq!((k.total, k.done, k.failed, k.held), (5, 3, 1, 1));
+        assert_eq!(k.success_rate, Some(0.75));
+        assert_eq!(k.mean_integration_ms, Some(1300.0 / 3.0));
+        assert_eq!(k.median_integration_ms, Some(200));
+        assert_eq!(k.p95_integration_ms, Some(1000));
+    }
+}
