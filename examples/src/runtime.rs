@@ -125,7 +125,6 @@ impl Runtime {
             store,
             pipeline,
             omie,
-            docsales,
         })
     }
 
