@@ -732,7 +732,7 @@ impl OmieClient {
         self.call(&spec, k).await
     }
 
-    /// SuspenderContrato [inferred key and answer shape].
+    /// SuspenderContrato `[inferred key and answer shape]`.
     ///
     /// # Errors
     /// See [`OmieError`].
@@ -743,7 +743,7 @@ impl OmieClient {
         self.contrato_fat("SuspenderContrato", k).await
     }
 
-    /// AtivarContrato [inferred key and answer shape].
+    /// AtivarContrato `[inferred key and answer shape]`.
     ///
     /// # Errors
     /// See [`OmieError`].
@@ -751,7 +751,7 @@ impl OmieClient {
         self.contrato_fat("AtivarContrato", k).await
     }
 
-    /// CancelarContrato [inferred key and answer shape].
+    /// CancelarContrato `[inferred key and answer shape]`.
     ///
     /// # Errors
     /// See [`OmieError`].
@@ -762,7 +762,7 @@ impl OmieClient {
         self.contrato_fat("CancelarContrato", k).await
     }
 
-    /// ReativarContrato [inferred key and answer shape].
+    /// ReativarContrato `[inferred key and answer shape]`.
     ///
     /// # Errors
     /// See [`OmieError`].
@@ -775,7 +775,7 @@ impl OmieClient {
 
     // ----- servicos/servico/ -----
 
-    /// ConsultarCadastroServico: one catalog service [inferred key].
+    /// ConsultarCadastroServico: one catalog service `[inferred key]`.
     ///
     /// # Errors
     /// See [`OmieError`].

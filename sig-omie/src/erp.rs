@@ -9,14 +9,14 @@
 //! - **Contracts** are keyed by SIG's service-order id as `cCodIntCtr`. `ListarContratos`
 //!   filtered by the customer comes first and a contract carrying the order's code is
 //!   reused; only then `IncluirContrato` (monthly, active, one item for the plan's service).
-//!   Omie refuses a repeated contract code [inferred] but accepts a second contract under
+//!   Omie refuses a repeated contract code `[inferred]` but accepts a second contract under
 //!   another code, so this check is what prevents double billing.
 //! - **Never a blind write retry**: after a write that may have been applied (timeout, cut
 //!   connection, unreadable answer, REDUNDANT after a write) the record is looked up by its
 //!   integration code, and written again only if it is not there.
 //!
 //! `created` is best effort: `UpsertCliente` answers the same status for a create and an
-//! update except for its text ("cadastrado" / "alterado" [inferred]), and after a lost
+//! update except for its text ("cadastrado" / "alterado" `[inferred]`), and after a lost
 //! answer a customer found by the look-up is reported as not created by this call.
 
 use async_trait::async_trait;

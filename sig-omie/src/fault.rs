@@ -6,7 +6,7 @@
 //! integration code in brackets, REDUNDANT says "Aguarde N segundos", the misuse block says
 //! "Tente novamente em N segundos" (1800 s when it gives no number).
 //!
-//! Texts matched, all [observed] unless marked:
+//! Texts matched, all `[observed]` unless marked:
 //! - `Cliente já cadastrado para o Código de Integração [X] com o nCod [N] !` (`Client-102`)
 //! - `Cliente já cadastrado para o CPF/CNPJ [doc] com o Id [N] e código de integração [X] !`,
 //!   and the older `… cadastrado para o código [N]`
@@ -17,7 +17,7 @@
 //! - `Já existe uma requisição desse método sendo executada…` (`Client-1880`)
 //! - `Não existem registros para a página [N]!` (`Client-5113`)
 //! - `A chave de acesso não está preenchida ou não é válida.` (`SOAP-ENV:Server`)
-//! - not found: `… não cadastrado …` / `… não encontrado …` [inferred]
+//! - not found: `… não cadastrado …` / `… não encontrado …` `[inferred]`
 
 use std::fmt;
 use std::time::Duration;
@@ -34,7 +34,7 @@ pub const DEFAULT_REDUNDANT_WAIT: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 pub enum FaultClass {
     /// The integration code is already used (`Client-102` for customers; contracts
-    /// [inferred]). `omie_id` is the record holding it (`nCod`).
+    /// `[inferred]`). `omie_id` is the record holding it (`nCod`).
     DuplicateIntegrationCode {
         /// The code in the message.
         integration_code: Option<String>,
@@ -65,7 +65,7 @@ pub enum FaultClass {
     },
     /// `Client-5113`: no records on the requested page (the end of a list).
     EndOfPages,
-    /// The record asked for does not exist [inferred texts].
+    /// The record asked for does not exist `[inferred texts]`.
     NotFound,
     /// The access key is missing or invalid (one text for every credential defect).
     InvalidCredentials,

@@ -4,7 +4,7 @@
 //! `governor` GCRA limiter with a little headroom, at most `method_in_flight` calls at once (4),
 //! writes one at a time; per account `overall_requests` per `window` (960/min). A REDUNDANT,
 //! method-busy or 429 answer pauses that method for the wait Omie stated; a misuse block opens
-//! the account's [`Breaker`] for the stated time (1800 s by default), during which no call is
+//! the account's circuit breaker for the stated time (1800 s by default), during which no call is
 //! made at all. The breaker's state is a plain serializable value ([`BreakerState`]) so the
 //! pipeline can keep it across restarts.
 //!
@@ -42,7 +42,7 @@ pub struct LimitsConfig {
     /// Refused requests (faults other than an empty page or a missing record, and 429s)
     /// one method may collect per window before the client pauses it until the oldest
     /// leaves the window. Omie blocks an account after 10 failed requests of a combination
-    /// [observed]; the default 8 keeps a margin.
+    /// `[observed]`; the default 8 keeps a margin.
     pub method_failures: u32,
     /// Multiplies every wait Omie states in its messages (1.0 for the real Omie; a sandbox
     /// with shortened windows keeps Omie's nominal numbers in its texts, so a client talking

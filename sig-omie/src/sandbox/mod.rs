@@ -2,21 +2,21 @@
 //!
 //! It speaks Omie's JSON envelope on the same paths (`geral/clientes/`, `servicos/contrato/`,
 //! `servicos/contratofat/`, `servicos/servico/`; without the trailing slash it answers 301, as
-//! reported [observed]) and implements every call the client has. Behaviour:
+//! reported `[observed]`) and implements every call the client has. Behaviour:
 //!
 //! - **Credentials**: anything but the sandbox's key and secret gets the documented
 //!   `SOAP-ENV:Server` fault "A chave de acesso não está preenchida ou não é válida.".
 //! - **Uniqueness**: customer integration code (`Client-102` with `nCod`) and CPF/CNPJ (with
-//!   `Id` and integration code), as Omie [observed]; contract integration code [inferred].
+//!   `Id` and integration code), as Omie `[observed]`; contract integration code `[inferred]`.
 //!   A second contract for a customer under another code is accepted, as Omie does.
 //! - **Limits** (windows scaled by [`Timing`]): 240 requests per window per app key + method
-//!   and 960 per app key → HTTP 429 with `Retry-After` [documented]; more than 4 calls of a
+//!   and 960 per app key → HTTP 429 with `Retry-After` `[documented]`; more than 4 calls of a
 //!   method in flight → REDUNDANT [inferred: "concurrent calls are treated as redundant" is
-//!   observed]; a second concurrent write of a method → `Client-1880` [observed text]; the
+//!   observed]; a second concurrent write of a method → `Client-1880` `[observed text]`; the
 //!   same Consultar key twice within 60 s → REDUNDANT with the wait [documented rule, observed
 //!   text]; 10 failed requests (faults and 429s; not empty pages or not-found look-ups
-//!   [inferred]) per app key + method within 60 s → `MISUSE_API_PROCESS` for 1800 s on
-//!   every call of the key, HTTP 425 [observed second-hand]. Texts keep Omie's nominal
+//!   `[inferred]`) per app key + method within 60 s → `MISUSE_API_PROCESS` for 1800 s on
+//!   every call of the key, HTTP 425 `[observed second-hand]`. Texts keep Omie's nominal
 //!   seconds; the client scales them with [`LimitsConfig::scaled`].
 //! - **Faults**: seeded injection through [`FaultInjector`], keyed by call name and the
 //!   record's integration code (`codigo_cliente_integracao`, `cCodIntCtr`).
@@ -24,7 +24,7 @@
 //!   kinds `customer` and `contract`, and summarises the records.
 //!
 //! Not-found texts, the AssociarCodIntCliente refusal, the required-field and unknown-method
-//! texts are [inferred].
+//! texts are `[inferred]`.
 
 mod store;
 

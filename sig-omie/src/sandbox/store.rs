@@ -52,7 +52,7 @@ impl SandboxFault {
 
 type R = Result<Value, SandboxFault>;
 
-/// Omie's page cap: larger pages are silently cut to 100 [observed].
+/// Omie's page cap: larger pages are silently cut to 100 `[observed]`.
 const PAGE_CAP: u32 = 100;
 
 fn end_of_pages(page: u32) -> SandboxFault {
@@ -66,7 +66,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Reject keys outside the structure, as Omie does [observed text].
+/// Reject keys outside the structure, as Omie does `[observed text]`.
 fn check_tags(v: &Value, structure: &str, allowed: &[&str]) -> Result<(), SandboxFault> {
     if let Some(obj) = v.as_object() {
         for k in obj.keys() {
@@ -358,7 +358,7 @@ impl Store {
             (None, Some(id)) => format!("Código [{id}]"),
             (None, None) => "Código [0]".to_owned(),
         };
-        // [inferred] text: Omie's not-found message is not captured.
+        // `[inferred]` text: Omie's not-found message is not captured.
         SandboxFault::quiet(
             "SOAP-ENV:Client-101",
             format!("ERROR: Cliente não cadastrado para o {which} !"),
@@ -435,7 +435,7 @@ impl Store {
     }
 
     /// Merge the fields sent into the record `id` (the integration code is changed only
-    /// through AssociarCodIntCliente [inferred]).
+    /// through AssociarCodIntCliente `[inferred]`).
     fn alter(&mut self, id: i64, c: ClienteCadastro) -> R {
         if let Some(doc) = nonempty(&c.cnpj_cpf)
             && let Some(f) = self.duplicate_doc(doc, Some(id))
@@ -503,7 +503,7 @@ impl Store {
                         match self.by_doc.get(&doc_key(doc)).copied() {
                             Some(id) => {
                                 // Sets the integration code only where the record has none
-                                // [inferred].
+                                // `[inferred]`.
                                 let code = c.codigo_cliente_integracao.clone();
                                 let answer = self.alter(id, c)?;
                                 if let Some(code) = nonempty(&code) {
@@ -574,7 +574,7 @@ impl Store {
                 let rec = self.customers.get_mut(&id).expect("exists");
                 match nonempty(&rec.codigo_cliente_integracao) {
                     Some(existing) if existing == code => {}
-                    // [inferred] text.
+                    // `[inferred]` text.
                     Some(existing) => {
                         return Err(SandboxFault::client(
                             "SOAP-ENV:Client-143",
@@ -679,7 +679,7 @@ impl Store {
     }
 
     fn contract_not_found(k: &ContratoChave) -> SandboxFault {
-        // [inferred] text.
+        // `[inferred]` text.
         SandboxFault::quiet(
             "SOAP-ENV:Client-101",
             format!(
@@ -705,8 +705,8 @@ impl Store {
                 format!("ERROR: Cliente [{cli}] informado no contrato não foi encontrado!"),
             ));
         }
-        // Uniqueness of the contract's integration code [inferred]; a second contract for
-        // the same customer under another code is accepted, as Omie does [observed].
+        // Uniqueness of the contract's integration code `[inferred]`; a second contract for
+        // the same customer under another code is accepted, as Omie does `[observed]`.
         if let Some(code) = nonempty(&c.cabecalho.cCodIntCtr)
             && let Some(id) = self.contract_by_code.get(code)
         {
@@ -902,7 +902,7 @@ impl Store {
 }
 
 fn unknown_method(call: &str) -> SandboxFault {
-    // [inferred] text.
+    // `[inferred]` text.
     SandboxFault::client(
         "SOAP-ENV:Client-1",
         format!("ERROR: Método [{call}] não existe neste serviço!"),

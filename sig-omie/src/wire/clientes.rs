@@ -1,4 +1,4 @@
-//! `geral/clientes/`: customers (`clientes_cadastro` and friends) [documented].
+//! `geral/clientes/`: customers (`clientes_cadastro` and friends) `[documented]`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,8 @@
 //! `servicos/contrato/` and `servicos/contratofat/`: service contracts.
 //!
 //! `contratoCadastro`, `cabecalho`, `infAdic`, `vencTextos`, `itensContrato`, `csStatus` and the
-//! ListarContratos request are [documented]; the items key of the ListarContratos page
-//! (`contratoCadastro`) is [observed]. Marked [inferred] where noted: `itemDescrServ.descrCompleta`,
+//! ListarContratos request are `[documented]`; the items key of the ListarContratos page
+//! (`contratoCadastro`) is `[observed]`. Marked `[inferred]` where noted: `itemDescrServ.descrCompleta`,
 //! the ConsultarContrato key (`contratoChave`-shaped `{nCodCtr, cCodIntCtr}`), its answer (the
 //! `contratoCadastro` object itself) and the `contratofat` request/answer shapes.
 
@@ -326,7 +326,7 @@ pub struct ItemCabecalho {
     pub cCodCategItem: Option<String>,
 }
 
-/// `itemDescrServ`: the item's description [inferred field name `descrCompleta`].
+/// `itemDescrServ`: the item's description `[inferred field name `descrCompleta`]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
 pub struct ItemDescrServ {
@@ -388,7 +388,7 @@ pub struct CsStatus {
 }
 
 /// A contract key `{nCodCtr, cCodIntCtr}` for ConsultarContrato and the `contratofat`
-/// lifecycle calls [inferred].
+/// lifecycle calls `[inferred]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
 pub struct ContratoChave {
@@ -408,7 +408,7 @@ pub struct ContratoChave {
     pub cCodIntCtr: Option<String>,
 }
 
-/// The answer of the `contratofat` lifecycle calls: a `csStatus`-shaped status [inferred].
+/// The answer of the `contratofat` lifecycle calls: a `csStatus`-shaped status `[inferred]`.
 pub type ContratoFatStatus = CsStatus;
 
 /// ListarContratos request (`ordem_descrescente` is spelled as Omie spells it).

@@ -1,17 +1,17 @@
 //! `servicos/servico/`: the service catalog (read-only here).
 //!
-//! The method names are [documented]; `cabecalho {cCodigo, cDescricao, nPrecoUnit, cCodCateg,
-//! cCodServMun, cCodLC116}` and `descricao {cDescrCompleta}` are [observed]; the page fields
-//! `nPagina`/`nRegPorPagina`/`nTotPaginas` and the items key `cadastros` are [observed] in
+//! The method names are `[documented]`; `cabecalho {cCodigo, cDescricao, nPrecoUnit, cCodCateg,
+//! cCodServMun, cCodLC116}` and `descricao {cDescrCompleta}` are `[observed]`; the page fields
+//! `nPagina`/`nRegPorPagina`/`nTotPaginas` and the items key `cadastros` are `[observed]` in
 //! third-party code; the key `{nCodServ, cCodIntServ}` of ConsultarCadastroServico and the
-//! record's `intListar {nCodServ, cCodIntServ}` block are [inferred].
+//! record's `intListar {nCodServ, cCodIntServ}` block are `[inferred]`.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, PageRequest, Service, lenient};
 
-/// The key of ConsultarCadastroServico [inferred].
+/// The key of ConsultarCadastroServico `[inferred]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
 pub struct ServicoChave {
@@ -68,7 +68,7 @@ pub struct ServicoDescricao {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
 pub struct ServicoCadastro {
-    /// Its keys [inferred].
+    /// Its keys `[inferred]`.
     #[serde(default)]
     pub intListar: ServicoChave,
     /// Header.
