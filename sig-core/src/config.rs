@@ -567,8 +567,9 @@ impl Catalog {
     }
 }
 
-/// A person's profile: what they may do (the authorization issue refines it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A person's profile: what they may do. What each profile is granted is data, the
+/// authorization policy ([`crate::authz`]); the built-in defaults are listed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// Everything.
@@ -579,6 +580,11 @@ pub enum Profile {
     Finance,
     /// Read only.
     Viewer,
+    /// A customer of the provider, in the future self-service portal (granted nothing by
+    /// default).
+    Customer,
+    /// A reseller, in the future self-service portal (granted nothing by default).
+    Reseller,
 }
 
 /// A user of SIG.

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod authz;
 pub mod choice;
 pub mod config;
 pub mod contact;
