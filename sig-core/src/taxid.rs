@@ -383,6 +383,8 @@ fn show_char(c: char) -> String {
 }
 
 /// Turn a fault into the shared error type; `input` is only used to name one character.
+#[cold]
+#[inline(never)]
 fn describe(fault: Fault, wanted: Wanted, input: &str) -> Invalid {
     let (name, allowed) = match wanted {
         Wanted::Cpf => ("a CPF", "ASCII digits"),
