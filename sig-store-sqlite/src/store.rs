@@ -20,6 +20,7 @@ use sig_core::taxid::TaxId;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 use uuid::Uuid;
 
+use crate::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT};
 use crate::codec::{
     Ctx, enum_name, from_json, int, json, parse_enum, parse_ts, ts, ts_opt, ts_saturating, uint,
 };
@@ -37,6 +38,8 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// Stopped first on drop. `None` when opened read-only.
+    _checkpointer: Option<Checkpointer>,
     path: PathBuf,
     options: SqliteOptions,
     /// `None` when opened read-only.
@@ -132,10 +135,18 @@ impl SqliteStore {
                 options.synchronous
             )));
         }
+        w.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
+            .ctx(|| format!("{p}: setting wal_autocheckpoint"))?;
         migrations::migrate(&mut w, path, target)?;
         let reader = open_reader(path, &options)?;
+        let checkpointer = Checkpointer::start(path, &options)?;
         tracing::debug!(path = %p, synchronous = %options.synchronous, "sqlite store opened");
-        Ok(Self::assemble(path, options, Some(w), reader))
+        Ok(Self::assemble(
+            path,
+            options,
+            Some((w, checkpointer)),
+            reader,
+        ))
     }
 
     /// Open an existing store read-only (`SQLITE_OPEN_READ_ONLY`), for BI, Python and
@@ -166,12 +177,14 @@ impl SqliteStore {
     fn assemble(
         path: &Path,
         options: SqliteOptions,
-        writer: Option<Connection>,
+        writer: Option<(Connection, Checkpointer)>,
         reader: Connection,
     ) -> Self {
         let slots = options.readers.max(1);
+        let (writer, checkpointer) = writer.unzip();
         SqliteStore {
             inner: Arc::new(Inner {
+                _checkpointer: checkpointer,
                 path: path.to_path_buf(),
                 writer: writer.map(|w| Arc::new(AsyncMutex::new(w))),
                 readers: Mutex::new(vec![reader]),
@@ -524,6 +537,80 @@ fn integration_by(
         .next())
 }
 
+/// Indexed columns of `integrations`: (parameter number, column).
+const INDEXED: [(usize, &str); 5] = [
+    (2, "company"),
+    (5, "status"),
+    (10, "customer"),
+    (13, "received_at"),
+    (17, "next_attempt_at"),
+];
+
+/// The `UPDATE` for a commit, numbered like [`integration_values`]. Indexed columns are set
+/// only when their value changes, so that a typical step commit rewrites the row and no index
+/// (SQLite rewrites an index whenever one of its columns is in the `SET` list). The source key
+/// (`?3`, `?4`) is never updated: it is the integration's identity. `NotFound` when the
+/// integration does not exist.
+fn update_sql(
+    conn: &Connection,
+    id: IntegrationId,
+    values: &[Value],
+    what: &str,
+) -> Result<String, StoreError> {
+    let cols: Vec<&str> = INDEXED.iter().map(|(_, c)| *c).collect();
+    let old: Option<Vec<Value>> = {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM integrations WHERE id = ?1",
+                cols.join(", ")
+            ))
+            .ctx(|| format!("{what}: reading the current state"))?;
+        let mut rows = st
+            .query([id.to_string()])
+            .ctx(|| format!("{what}: reading the current state"))?;
+        match rows
+            .next()
+            .ctx(|| format!("{what}: reading the current state"))?
+        {
+            Some(row) => Some(
+                (0..INDEXED.len())
+                    .map(|i| row.get::<_, Value>(i))
+                    .collect::<Result<_, _>>()
+                    .ctx(|| format!("{what}: reading the current state"))?,
+            ),
+            None => None,
+        }
+    };
+    let Some(old) = old else {
+        return Err(StoreError::NotFound(id));
+    };
+    let mut sql = String::from(
+        "UPDATE integrations SET step = ?6, raw = ?7, problems = ?8, failure = ?9, \
+         attempts = ?11, actor = ?12, finished_at = ?14, held_since = ?15, held_ms = ?16",
+    );
+    for ((n, col), was) in INDEXED.iter().zip(&old) {
+        if values.get(n - 1) != Some(was) {
+            sql.push_str(&format!(", {col} = ?{n}"));
+        }
+    }
+    // Leaving pending ends the lease.
+    sql.push_str(
+        ", lease_until = CASE WHEN ?5 = 'pending' THEN lease_until ELSE NULL END WHERE id = ?1",
+    );
+    Ok(sql)
+}
+
+/// Execute a statement whose `?N` parameters are a subset of `values` (1-based).
+fn execute_numbered(st: &mut rusqlite::Statement<'_>, values: &[Value]) -> rusqlite::Result<usize> {
+    for i in 1..=st.parameter_count() {
+        let v = values
+            .get(i - 1)
+            .ok_or(rusqlite::Error::InvalidParameterCount(i, values.len()))?;
+        st.raw_bind_parameter(i, v)?;
+    }
+    st.raw_execute()
+}
+
 fn immediate<'c>(
     conn: &'c mut Connection,
     what: &str,
@@ -713,17 +800,9 @@ impl Store for SqliteStore {
         self.write("commit", move |conn| {
             let what = format!("commit of integration {id}");
             let tx = immediate(conn, &what)?;
-            // ?3 and ?4 (the source key) are not updated: it is the integration's identity.
             let updated = tx
-                .prepare_cached(
-                    "UPDATE integrations SET company = ?2, status = ?5, step = ?6, raw = ?7, \
-                     problems = ?8, failure = ?9, customer = ?10, attempts = ?11, actor = ?12, \
-                     received_at = ?13, finished_at = ?14, held_since = ?15, held_ms = ?16, \
-                     next_attempt_at = ?17, \
-                     lease_until = CASE WHEN ?5 = 'pending' THEN lease_until ELSE NULL END \
-                     WHERE id = ?1",
-                )
-                .and_then(|mut st| st.execute(params_from_iter(values)))
+                .prepare_cached(&update_sql(&tx, id, &values, &what)?)
+                .and_then(|mut st| execute_numbered(&mut st, &values))
                 .ctx(|| format!("{what}: updating the state"))?;
             if updated == 0 {
                 return Err(StoreError::NotFound(id));
