@@ -10,11 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cmd;
-mod report;
-mod runtime;
-mod sandboxes;
-mod webhook_http;
+use sig_cli::{CliError, Outcome, cmd};
 
 /// SIG VoIP: DocSales → Omie → NextBilling integration.
 #[derive(Debug, Parser)]
@@ -33,25 +29,6 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
     Demo(cmd::demo::Args),
-}
-
-/// How a command ended.
-pub enum Outcome {
-    /// Ran to its end with nothing to report.
-    Clean,
-    /// Ran to its end; some business outcomes were negative (invalid values, failures).
-    Findings,
-}
-
-/// Why a command could not run to its end.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// Bad usage or configuration (exit 2).
-    #[error("{0}")]
-    Usage(String),
-    /// The command could not finish (exit 1).
-    #[error("{0}")]
-    Failed(String),
 }
 
 /// Run an async command on a multi-threaded runtime.
