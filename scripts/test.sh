@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Crate features the test build needs (the vendor sandboxes); the Python extension-module
 # feature stays off so test binaries link.
-FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox"
+FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox,sig-fiscal/sandbox"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -29,7 +29,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
 step "differential test against python-stdnum"
-SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests --features "$FEATURES" \
+SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests \
   --test differential_stdnum -- --ignored --nocapture
 
 step "python bindings: build sig_voip into .venv, mypy.stubtest, mypy --strict, pytest"
