@@ -18,6 +18,8 @@ pub mod choice;
 pub mod config;
 pub mod contact;
 pub mod domain;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod ids;
 pub mod money;
 pub mod pipeline;
