@@ -431,6 +431,16 @@ pub trait Store: Send + Sync {
     /// Give a claimed integration back before its lease ends.
     async fn unclaim(&self, id: IntegrationId) -> Result<(), StoreError>;
 
+    /// Extend to `until` the leases of these integrations that are still pending and leased
+    /// (a worker's heartbeat for the work it is running: a crashed worker stops renewing, so
+    /// its work comes back after one lease). Integrations given back, finished or unknown are
+    /// left as they are.
+    async fn renew_leases(
+        &self,
+        ids: &[IntegrationId],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Apply a step's change in one transaction.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
 
@@ -597,6 +607,24 @@ impl Store for MemoryStore {
 
     async fn unclaim(&self, id: IntegrationId) -> Result<(), StoreError> {
         self.lock().leases.remove(&id);
+        Ok(())
+    }
+
+    async fn renew_leases(
+        &self,
+        ids: &[IntegrationId],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut m = self.lock();
+        for id in ids {
+            let pending = m
+                .integrations
+                .get(id)
+                .is_some_and(|i| i.status == IntegrationStatus::Pending);
+            if pending && let Some(l) = m.leases.get_mut(id) {
+                *l = until;
+            }
+        }
         Ok(())
     }
 

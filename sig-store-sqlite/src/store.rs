@@ -794,6 +794,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn renew_leases(
+        &self,
+        ids: &[IntegrationId],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let until = ts(until)?;
+        self.write("renew_leases", move |conn| {
+            let what = "renewing leases";
+            let tx = immediate(conn, what)?;
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "UPDATE integrations SET lease_until = ?2 WHERE id = ?1 \
+                         AND status = 'pending' AND lease_until IS NOT NULL",
+                    )
+                    .ctx(|| what)?;
+                for id in &ids {
+                    st.execute(params![id, until])
+                        .ctx(|| format!("{what}: {id}"))?;
+                }
+            }
+            commit_tx(tx, what)
+        })
+        .await
+    }
+
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let id = change.integration.id;
         let values = integration_values(&change.integration)?;

@@ -407,6 +407,52 @@ pub async fn claims_lease_work(store: Arc<dyn Store>) {
         .expect("claim");
     assert_eq!(at_100.len(), 1, "max is respected");
     assert_eq!(at_100[0].id, a.id, "oldest due first");
+
+    // Renewal: a running worker's heartbeat keeps its lease; a given-back one stays free.
+    let claimed = store
+        .claim(t(300), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2, "a and b are due, c is held");
+    store
+        .renew_leases(&[a.id, b.id, c.id], t(400))
+        .await
+        .expect("renew");
+    assert!(
+        store
+            .claim(t(350), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "renewed leases hold past their first expiry"
+    );
+    let back = store
+        .claim(t(401), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        back.len(),
+        2,
+        "renewed leases end at the new time: {back:?}"
+    );
+    store.unclaim(a.id).await.expect("unclaim");
+    store.renew_leases(&[a.id], t(1000)).await.expect("renew");
+    let free = store
+        .claim(t(402), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        free.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![a.id],
+        "a renewal does not lease what was given back"
+    );
+    let mut held = b.clone();
+    held.status = IntegrationStatus::Held;
+    store.commit(Change::state(held)).await.expect("commit");
+    store
+        .renew_leases(&[], t(2000))
+        .await
+        .expect("renew nothing");
 }
 
 /// Filters select by status, time, company, newest first with a limit.
