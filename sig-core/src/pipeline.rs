@@ -122,7 +122,8 @@ pub struct Settings {
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
-    /// How long a claimed integration is leased to this worker.
+    /// How long a claimed integration is leased to this worker without a renewal (renewed
+    /// every third of it while it runs; a crashed worker's work comes back after one lease).
     pub lease: Duration,
     /// Health-probe timeout per server.
     pub health_timeout: Duration,
@@ -137,7 +138,7 @@ impl Default for Settings {
             max_attempts: 8,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(300),
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
             health_timeout: Duration::from_secs(5),
             health_ttl: Duration::from_secs(30),
         }
@@ -190,6 +191,30 @@ pub enum IntakeOutcome {
     },
 }
 
+/// What a reconciliation pass did ([`Pipeline::reconcile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciled {
+    /// Approved proposals listed by the sources.
+    pub seen: usize,
+    /// Integrations created now (approvals SIG had not heard of).
+    pub created: usize,
+    /// Approvals SIG already had an integration for.
+    pub known: usize,
+    /// Companies whose listing failed.
+    pub failures: Vec<ReconcileFailure>,
+}
+
+/// A company whose approved proposals could not be listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileFailure {
+    /// The company.
+    pub company: CompanyId,
+    /// Why (the upstream error, redacted by its client).
+    pub reason: String,
+    /// Whether the next pass may succeed.
+    pub retryable: bool,
+}
+
 /// The ids SIG mints for an integration's records, once, in the `validate` step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderIds {
@@ -231,6 +256,8 @@ pub struct Pipeline {
     settings: Settings,
     customer_locks: Mutex<HashMap<CustomerId, Arc<tokio::sync::Mutex<()>>>>,
     health: Mutex<HashMap<ServerId, (Instant, Option<String>)>>,
+    /// Integrations this process is running now.
+    running: Mutex<BTreeSet<IntegrationId>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -281,10 +308,25 @@ pub enum RunOutcome {
     Skipped,
 }
 
+/// A failpoint behind an upstream effect: records the effect for the crash-test callback
+/// ([`crate::failpoints::context`]), then evaluates the failpoint — on the same thread, with
+/// no `await` in between.
 macro_rules! failpoint {
-    ($name:expr) => {
+    ($name:expr, $integration:expr, $step:expr, $system:expr, $server:expr, $kind:expr, $key:expr, $upstream:expr) => {
         #[cfg(feature = "failpoints")]
-        fail::fail_point!($name);
+        {
+            crate::failpoints::set_context(crate::failpoints::Effect {
+                failpoint: $name.to_owned(),
+                integration: $integration.to_string(),
+                step: $step.to_string(),
+                system: $system.to_owned(),
+                server: $server,
+                kind: $kind.to_owned(),
+                key: $key.to_string(),
+                upstream_id: $upstream,
+            });
+            fail::fail_point!($name);
+        }
     };
 }
 
@@ -307,6 +349,7 @@ impl Pipeline {
             settings,
             customer_locks: Mutex::new(HashMap::new()),
             health: Mutex::new(HashMap::new()),
+            running: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -374,6 +417,10 @@ impl Pipeline {
 
     /// Claim due work and run it, at most `settings.concurrency` at once. Returns how many
     /// integrations were run.
+    ///
+    /// While the batch runs, its leases are renewed every third of `settings.lease` (a
+    /// heartbeat): a worker that dies stops renewing, so its work comes back to any worker one
+    /// lease later, while a slow step in a live worker never loses its integration to another.
     pub async fn run_due(&self) -> Result<usize, PipelineError> {
         let batch = self
             .store
@@ -383,7 +430,16 @@ impl Pipeline {
                 self.settings.concurrency.max(1) * 4,
             )
             .await?;
+        // An integration this process is already running (its lease renewed meanwhile by
+        // another batch) is never run twice at once.
+        let batch: Vec<Integration> = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            batch.into_iter().filter(|i| running.insert(i.id)).collect()
+        };
         let n = batch.len();
+        if n == 0 {
+            return Ok(0);
+        }
         let sem = Arc::new(tokio::sync::Semaphore::new(
             self.settings.concurrency.max(1),
         ));
@@ -391,20 +447,46 @@ impl Pipeline {
         for i in batch {
             let sem = sem.clone();
             runs.push(async move {
-                let _permit = sem
-                    .acquire()
-                    .await
-                    .map_err(|_| StoreError::Unavailable("shutting down".into()))?;
                 let id = i.id;
-                let r = self.run(i).await;
+                let r = match sem.acquire().await {
+                    Ok(_permit) => self.run(i).await,
+                    Err(_) => Err(StoreError::Unavailable("shutting down".into()).into()),
+                };
                 if r.is_err() {
                     // Leave nothing leased on a store failure; the next claim retries it.
                     let _ = self.store.unclaim(id).await;
                 }
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 r
             });
         }
-        for r in futures::future::join_all(runs).await {
+        let work = futures::future::join_all(runs);
+        tokio::pin!(work);
+        let every = (self.settings.lease / 3).max(Duration::from_millis(10));
+        let results = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = tokio::time::sleep(every) => {
+                    let ids: Vec<IntegrationId> = self
+                        .running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .copied()
+                        .collect();
+                    let until = self.clock.now()
+                        + chrono::Duration::from_std(self.settings.lease)
+                            .unwrap_or(chrono::Duration::MAX);
+                    if let Err(e) = self.store.renew_leases(&ids, until).await {
+                        tracing::warn!(error = %e, "cannot renew leases");
+                    }
+                }
+            }
+        };
+        for r in results {
             r?;
         }
         Ok(n)
@@ -427,9 +509,61 @@ impl Pipeline {
             let Some(next) = pending.iter().map(|i| i.next_attempt_at).min() else {
                 return Ok(());
             };
+            // Due but not claimed: leased by another worker, or by one that died (its lease
+            // runs out); poll gently meanwhile.
             let wait = (next - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::time::sleep(wait.clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+            tokio::time::sleep(wait.clamp(Duration::from_millis(50), Duration::from_secs(1))).await;
         }
+    }
+
+    /// Reconciliation: list every company's approved proposals from its source (all pages)
+    /// and take each in as an approval from [`Actor::System`] — idempotent by source key, so
+    /// an approval whose webhook never arrived is integrated and one already known changes
+    /// nothing. A company whose listing fails is reported in [`Reconciled::failures`]; the
+    /// others are still reconciled. A failure mid-listing keeps what was taken in so far.
+    pub async fn reconcile(&self) -> Result<Reconciled, PipelineError> {
+        let mut out = Reconciled::default();
+        for company in self.companies.values() {
+            let Some(source) = &company.source else {
+                continue;
+            };
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = match source.list_approved(cursor.as_deref()).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.failures.push(ReconcileFailure {
+                            company: company.id.clone(),
+                            reason: e.to_string(),
+                            retryable: e.is_retryable(),
+                        });
+                        break;
+                    }
+                };
+                for key in page.keys {
+                    out.seen += 1;
+                    match self
+                        .intake(
+                            &company.id,
+                            key,
+                            &ProposalStatus::Approved,
+                            Actor::System,
+                            None,
+                        )
+                        .await?
+                    {
+                        IntakeOutcome::Created { .. } => out.created += 1,
+                        IntakeOutcome::Duplicate { .. } => out.known += 1,
+                        IntakeOutcome::Ignored { .. } => {}
+                    }
+                }
+                match page.next_cursor {
+                    Some(c) if cursor.as_deref() != Some(c.as_str()) => cursor = Some(c),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Run one integration as far as it goes now.
@@ -830,7 +964,16 @@ impl Pipeline {
                         error: Box::new(error),
                         step: "erp_customer".into(),
                     })?;
-                failpoint!("after_erp_customer");
+                failpoint!(
+                    "after_erp_customer",
+                    state.id,
+                    "erp_customer",
+                    "omie",
+                    None,
+                    "customer",
+                    customer_id,
+                    c.erp_id
+                );
                 let result = serde_json::to_value(&c).unwrap_or_default();
                 let summary = format!(
                     "Omie customer {}{}",
@@ -890,7 +1033,16 @@ impl Pipeline {
                     error: Box::new(error),
                     step: key.clone(),
                 })?;
-            failpoint!("after_contract");
+            failpoint!(
+                "after_contract",
+                state.id,
+                key,
+                "omie",
+                None,
+                "contract",
+                validated.orders[i].order,
+                c.erp_id
+            );
             let summary = format!(
                 "Omie contract {}{}",
                 c.erp_id,
@@ -1016,7 +1168,16 @@ impl Pipeline {
                     error: Box::new(error),
                     step: key.clone(),
                 })?;
-            failpoint!("after_next_customer");
+            failpoint!(
+                "after_next_customer",
+                state.id,
+                key,
+                "nextbilling",
+                Some(server.to_string()),
+                "customer",
+                customer_id,
+                vc.voip_id
+            );
             let summary = format!(
                 "Next customer {} on {server}{}",
                 vc.voip_id,
@@ -1075,7 +1236,16 @@ impl Pipeline {
                         error: Box::new(error),
                         step: key.clone(),
                     })?;
-                failpoint!("after_line");
+                failpoint!(
+                    "after_line",
+                    state.id,
+                    key,
+                    "nextbilling",
+                    Some(server.to_string()),
+                    "line",
+                    line_id,
+                    line.voip_id
+                );
                 let summary = format!("Next line {} on {server}", line.voip_id);
                 self.commit_step(
                     state,
@@ -1129,7 +1299,16 @@ impl Pipeline {
                         error: Box::new(error),
                         step: key.clone(),
                     })?;
-                failpoint!("after_did");
+                failpoint!(
+                    "after_did",
+                    state.id,
+                    key,
+                    "nextbilling",
+                    Some(server.to_string()),
+                    "did",
+                    did_id,
+                    did.voip_id
+                );
                 let summary = format!("Next DID {} on {server}", did.voip_id);
                 self.commit_step(
                     state,
