@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use url::Url;
 use crate::contact::AreaCode;
 use crate::ids::{AccountId, CompanyId, PlanId, ServerId, UserId};
 use crate::money::Money;
+use crate::pipeline::Settings;
 use crate::problem::{Code, Problems, trim_ascii};
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "PATH" }`. An inline value is
@@ -182,6 +184,63 @@ struct ConfigFile {
     catalog: CatalogFile,
     #[serde(default)]
     users: Vec<UserConfig>,
+    #[serde(default)]
+    pipeline: PipelineFile,
+}
+
+/// `[pipeline]`: tuning of the integration workers; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    concurrency: Option<usize>,
+    max_attempts: Option<u32>,
+    backoff_base_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
+    lease_secs: Option<u64>,
+    health_timeout_ms: Option<u64>,
+    health_ttl_secs: Option<u64>,
+}
+
+impl PipelineFile {
+    fn build(self, p: &mut Problems) -> Settings {
+        let d = Settings::default();
+        let positive = |v: Option<u64>, key: &str, p: &mut Problems| -> Option<u64> {
+            match v {
+                Some(0) => {
+                    p.add(
+                        format!("pipeline.{key}"),
+                        Code::OutOfRange,
+                        "must be at least 1",
+                    );
+                    None
+                }
+                v => v,
+            }
+        };
+        let s = Settings {
+            concurrency: positive(self.concurrency.map(|v| v as u64), "concurrency", p)
+                .map_or(d.concurrency, |v| v as usize),
+            max_attempts: positive(self.max_attempts.map(u64::from), "max_attempts", p)
+                .map_or(d.max_attempts, |v| v as u32),
+            backoff_base: positive(self.backoff_base_ms, "backoff_base_ms", p)
+                .map_or(d.backoff_base, Duration::from_millis),
+            backoff_max: positive(self.backoff_max_ms, "backoff_max_ms", p)
+                .map_or(d.backoff_max, Duration::from_millis),
+            lease: positive(self.lease_secs, "lease_secs", p).map_or(d.lease, Duration::from_secs),
+            health_timeout: positive(self.health_timeout_ms, "health_timeout_ms", p)
+                .map_or(d.health_timeout, Duration::from_millis),
+            health_ttl: positive(self.health_ttl_secs, "health_ttl_secs", p)
+                .map_or(d.health_ttl, Duration::from_secs),
+        };
+        if s.backoff_base > s.backoff_max {
+            p.add(
+                "pipeline.backoff_base_ms",
+                Code::Inconsistent,
+                "the first retry delay is longer than pipeline.backoff_max_ms",
+            );
+        }
+        s
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +267,12 @@ struct OmieAccountFile {
     app_key: SecretRef,
     app_secret: SecretRef,
     web_url: Option<Url>,
+    #[serde(default = "one")]
+    time_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn default_omie_url() -> Url {
@@ -288,6 +353,8 @@ pub struct Config {
     pub catalog: Catalog,
     /// Users and their profiles (until a user store exists).
     pub users: Vec<UserConfig>,
+    /// How the integration workers run (`[pipeline]`; defaults when absent).
+    pub pipeline: Settings,
 }
 
 /// The store SIG keeps its state in.
@@ -311,6 +378,10 @@ pub struct OmieAccount {
     pub app_secret: SecretString,
     /// The account's web app URL (`https://app.omie.com.br/gestao/<tenant>/`), for links.
     pub web_url: Option<Url>,
+    /// Multiplies Omie's limit windows, the waits Omie states and the client's retry delays:
+    /// 1.0 (the default) for the real Omie; an Omie sandbox with shortened windows
+    /// (`sig sandbox --omie-scale 0.01`) is talked to with the same scale. In `(0, 1]`.
+    pub time_scale: f64,
 }
 
 impl fmt::Debug for OmieAccount {
@@ -758,6 +829,13 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         check_url(&a.base_url, &format!("{key}.base_url"), p);
         let app_key = resolve_secret(&a.app_key, &format!("{key}.app_key"), base, src, p);
         let app_secret = resolve_secret(&a.app_secret, &format!("{key}.app_secret"), base, src, p);
+        if !(a.time_scale > 0.0 && a.time_scale <= 1.0) {
+            p.add(
+                format!("{key}.time_scale"),
+                Code::OutOfRange,
+                "must be more than 0 and at most 1 (1 for the real Omie)",
+            );
+        }
         omie_accounts.insert(
             id.clone(),
             OmieAccount {
@@ -766,6 +844,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
                 app_key,
                 app_secret,
                 web_url: a.web_url,
+                time_scale: a.time_scale,
             },
         );
     }
@@ -933,6 +1012,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         }
     }
 
+    let pipeline = file.pipeline.build(p);
     Config {
         store,
         omie_accounts,
@@ -941,6 +1021,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         servers,
         catalog,
         users: file.users,
+        pipeline,
     }
 }
 
@@ -1008,6 +1089,47 @@ id = "ana"
 name = "Ana"
 profile = "admin"
 "#;
+
+    #[test]
+    fn pipeline_section_defaults_and_overrides() {
+        let cfg = Config::from_toml(GOOD, Path::new("/etc/sig"), &secrets()).unwrap();
+        let d = Settings::default();
+        assert_eq!(cfg.pipeline.concurrency, d.concurrency);
+        assert_eq!(cfg.pipeline.backoff_max, d.backoff_max);
+
+        let text = format!(
+            "{GOOD}\n[pipeline]\nconcurrency = 4\nmax_attempts = 3\nbackoff_base_ms = 10\nbackoff_max_ms = 200\nlease_secs = 60\nhealth_timeout_ms = 700\nhealth_ttl_secs = 5\n"
+        );
+        let cfg = Config::from_toml(&text, Path::new("/etc/sig"), &secrets()).unwrap();
+        let s = &cfg.pipeline;
+        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.max_attempts, 3);
+        assert_eq!(s.backoff_base, Duration::from_millis(10));
+        assert_eq!(s.backoff_max, Duration::from_millis(200));
+        assert_eq!(s.lease, Duration::from_secs(60));
+        assert_eq!(s.health_timeout, Duration::from_millis(700));
+        assert_eq!(s.health_ttl, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn pipeline_section_problems_name_their_keys() {
+        let text = format!(
+            "{GOOD}\n[pipeline]\nconcurrency = 0\nbackoff_base_ms = 900\nbackoff_max_ms = 100\n"
+        );
+        let err = Config::from_toml(&text, Path::new("/etc/sig"), &secrets()).unwrap_err();
+        let fields: Vec<String> = err.problems().0.iter().map(|p| p.field.clone()).collect();
+        assert!(
+            fields.contains(&"pipeline.concurrency".to_owned()),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&"pipeline.backoff_base_ms".to_owned()),
+            "{fields:?}"
+        );
+        let text = format!("{GOOD}\n[pipeline]\nworkers = 3\n");
+        let err = Config::from_toml(&text, Path::new("/etc/sig"), &secrets()).unwrap_err();
+        assert!(err.to_string().contains("workers"), "{err}");
+    }
 
     #[test]
     fn loads_a_good_file_and_resolves_secrets() {

@@ -292,9 +292,15 @@ impl OmieClient {
 
     /// Start configuring a client for an account from `sig.toml`.
     pub fn from_account(account: &sig_core::config::OmieAccount) -> OmieClientBuilder {
-        OmieClient::builder(account.app_key.clone(), account.app_secret.clone())
+        let b = OmieClient::builder(account.app_key.clone(), account.app_secret.clone())
             .account_id(account.id.to_string())
-            .base_url(account.base_url.as_str())
+            .base_url(account.base_url.as_str());
+        if account.time_scale < 1.0 {
+            b.limits(LimitsConfig::scaled(account.time_scale))
+                .retry(RetryConfig::scaled(account.time_scale))
+        } else {
+            b
+        }
     }
 
     /// The account id.
