@@ -363,9 +363,12 @@ fn scalar_text(v: &Value) -> Result<Option<String>, ()> {
 /// DIDs from one text field (split on commas, semicolons and whitespace), a number, or a
 /// list of those.
 fn did_list(v: &Value) -> Result<Vec<String>, ()> {
+    // Numbers are separated by commas, semicolons or line breaks; a space belongs to the
+    // number (`(11) 3456-7000`, `11 3456-7000`), as people write them.
     fn split(s: &str, out: &mut Vec<String>) {
         out.extend(
-            s.split(|c: char| c == ',' || c == ';' || c.is_ascii_whitespace())
+            s.split([',', ';', '\n', '\r'])
+                .map(|p| p.trim_matches(|c: char| c.is_ascii_whitespace()))
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned),
         );
@@ -453,10 +456,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn did_lists_split_on_commas_semicolons_and_spaces() {
+    fn did_lists_split_on_commas_semicolons_and_line_breaks_not_spaces() {
         assert_eq!(
-            did_list(&json!("1140001000, 1140001001;1140001002 1140001003")).unwrap(),
+            did_list(&json!("1140001000, 1140001001;1140001002\n1140001003")).unwrap(),
             ["1140001000", "1140001001", "1140001002", "1140001003"]
+        );
+        assert_eq!(
+            did_list(&json!("(11) 4000-1000, 11 4000-1001")).unwrap(),
+            ["(11) 4000-1000", "11 4000-1001"]
+        );
+        assert_eq!(
+            did_list(&json!(["21 3003-2000", " 21 3003-2001 "])).unwrap(),
+            ["21 3003-2000", "21 3003-2001"]
         );
         assert_eq!(
             did_list(&json!([1140001000u64, "1140001001,1140001002", null])).unwrap(),
