@@ -8,6 +8,7 @@
 pub mod cmd;
 pub mod report;
 pub mod runtime;
+pub mod sample;
 pub mod sandboxes;
 pub mod webhook_http;
 
@@ -28,4 +29,73 @@ pub enum CliError {
     /// The command could not finish (exit 1).
     #[error("{0}")]
     Failed(String),
+}
+
+/// Resolves on SIGINT or SIGTERM (what stops `sig sync`, `sig sandbox` and `sig serve`).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Crash tests: `SIG_FAILPOINT_KILL=NAME[:N]` kills the process with SIGKILL at the N-th
+/// (default first) time the pipeline passes failpoint NAME — right after an upstream effect,
+/// before its journal write — after printing the effect as one stderr line
+/// `SIG_FAILPOINT_HIT {json}`. Only in builds with the `failpoints` feature.
+#[cfg(feature = "failpoints")]
+pub fn arm_failpoint_kill() -> Result<(), CliError> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let Ok(spec) = std::env::var("SIG_FAILPOINT_KILL") else {
+        return Ok(());
+    };
+    let (name, nth) = match spec.split_once(':') {
+        Some((n, k)) => (
+            n.to_owned(),
+            k.parse::<u64>()
+                .ok()
+                .filter(|k| *k > 0)
+                .ok_or_else(|| CliError::Usage(format!("SIG_FAILPOINT_KILL: bad count {k:?}")))?,
+        ),
+        None => (spec.clone(), 1),
+    };
+    if !sig_core::failpoints::NAMES.contains(&name.as_str()) {
+        return Err(CliError::Usage(format!(
+            "SIG_FAILPOINT_KILL: unknown failpoint {name:?} (known: {})",
+            sig_core::failpoints::NAMES.join(", ")
+        )));
+    }
+    let hits = AtomicU64::new(0);
+    fail::cfg_callback(name, move || {
+        if hits.fetch_add(1, Ordering::SeqCst) + 1 != nth {
+            return;
+        }
+        let effect = sig_core::failpoints::context();
+        let line = serde_json::to_string(&effect).unwrap_or_default();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "SIG_FAILPOINT_HIT {line}");
+        let _ = err.flush();
+        // Like a power cut: nothing after this point runs — no destructor, no journal write.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    })
+    .map_err(|e| CliError::Usage(format!("SIG_FAILPOINT_KILL: {e}")))
 }

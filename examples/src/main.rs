@@ -29,6 +29,10 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
     Demo(cmd::demo::Args),
+    /// Reconcile approved proposals and integrate what is pending (`--once`, or a worker loop).
+    Sync(cmd::sync::Args),
+    /// Serve the vendor sandboxes a configuration points at, on loopback ports.
+    Sandbox(cmd::sandbox::Args),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -44,9 +48,16 @@ fn block_on<F: std::future::Future<Output = Result<Outcome, CliError>>>(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "failpoints")]
+    if let Err(CliError::Usage(m)) = sig_cli::arm_failpoint_kill() {
+        eprintln!("sig: {m}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Demo(args) => block_on(cmd::demo::run(args)),
+        Command::Sync(args) => block_on(cmd::sync::run(args)),
+        Command::Sandbox(args) => block_on(cmd::sandbox::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -34,6 +34,13 @@ pub fn breaker_key(account: &AccountId) -> String {
     format!("omie:{account}:breaker")
 }
 
+/// Load `sig.toml` with secrets from the process environment (or files); every problem is
+/// reported with its key (exit 2).
+pub fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
+    Config::load(path, &sig_core::config::ProcessSecrets)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
 /// Open the store a configuration names.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
     match &config.store {

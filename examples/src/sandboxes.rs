@@ -4,6 +4,7 @@
 //! create counters.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -37,6 +38,34 @@ impl DemoOptions {
     }
 }
 
+/// A secret source that makes up a fresh random value for every environment variable a
+/// configuration asks for, and remembers it: the demo's and the tests' sandboxes then accept
+/// exactly those credentials, and a child process gets them through [`Self::values`] as its
+/// environment. Never used for real accounts.
+#[derive(Debug, Default)]
+pub struct GeneratedSecrets(std::sync::Mutex<BTreeMap<String, String>>);
+
+impl GeneratedSecrets {
+    /// Every value handed out so far, by variable name.
+    pub fn values(&self) -> BTreeMap<String, String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl sig_core::config::SecretSource for GeneratedSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Some(
+            m.entry(name.to_owned())
+                .or_insert_with(|| random_secret().expose_secret().to_owned())
+                .clone(),
+        )
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
 /// The running sandboxes.
 pub struct DemoSandboxes {
     /// Omie.
@@ -48,6 +77,7 @@ pub struct DemoSandboxes {
     docsales_token: SecretString,
     webhook_secret: SecretString,
     seed: u64,
+    omie_scale: f64,
 }
 
 /// The environment-variable name a demo secret is read from (`DEMO_NEXT_TOKEN_SP1`).
@@ -67,49 +97,131 @@ impl DemoSandboxes {
     /// Start Omie, one NextBilling instance per server id, and DocSales seeded with
     /// `proposals` (DocSales documents): each stored as sent, then approved unless its own
     /// status says otherwise — so DocSales queues a 'sent' and an 'approved' notification.
+    /// Credentials are fresh random ones ([`DemoSandboxes::secrets`] gives them out).
     pub async fn start(
         server_ids: &[String],
         proposals: &[Value],
         options: DemoOptions,
     ) -> Result<Self, String> {
-        let omie = OmieSandbox::start(OmieSandboxConfig::scaled(options.omie_scale))
+        let mut omie = OmieSandboxConfig::scaled(options.omie_scale);
+        omie.app_key = random_secret().expose_secret().to_owned();
+        omie.app_secret = random_secret().expose_secret().to_owned();
+        let mut next = NextSandbox::builder();
+        for id in server_ids {
+            next = next.instance(id.clone());
+        }
+        let docsales_token = random_secret();
+        Self::start_with(
+            omie,
+            next,
+            docsales_token,
+            "demo",
+            random_secret(),
+            proposals,
+            options.seed,
+        )
+        .await
+    }
+
+    /// Start the sandboxes a configuration points at, accepting **its** credentials (so they
+    /// never need printing): Omie for its Omie account, one NextBilling instance per
+    /// ServidorNext, DocSales for its DocSales account, seeded with `proposals` as
+    /// [`DemoSandboxes::start`] does. One Omie and one DocSales account are served.
+    pub async fn from_config(
+        config: &Config,
+        proposals: &[Value],
+        options: DemoOptions,
+    ) -> Result<Self, String> {
+        let one = |what: &str, n: usize| {
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the sandboxes serve exactly one {what} account; the configuration has {n}"
+                ))
+            }
+        };
+        one("Omie", config.omie_accounts.len())?;
+        one("DocSales", config.docsales_accounts.len())?;
+        let (_, o) = config.omie_accounts.iter().next().expect("one account");
+        let (ds_id, d) = config.docsales_accounts.iter().next().expect("one account");
+        let mut omie = OmieSandboxConfig::scaled(options.omie_scale);
+        omie.app_key = o.app_key.expose_secret().to_owned();
+        omie.app_secret = o.app_secret.expose_secret().to_owned();
+        let mut next = NextSandbox::builder();
+        for s in &config.servers {
+            next = next.instance_with_credentials(
+                s.id.to_string(),
+                s.api_token.clone(),
+                s.api_key.clone(),
+            );
+        }
+        Self::start_with(
+            omie,
+            next,
+            d.token.clone(),
+            ds_id.as_str(),
+            d.webhook_secret.clone(),
+            proposals,
+            options.seed,
+        )
+        .await
+    }
+
+    async fn start_with(
+        omie: OmieSandboxConfig,
+        next: sig_next::sandbox::NextSandboxBuilder,
+        docsales_token: SecretString,
+        docsales_account: &str,
+        webhook_secret: SecretString,
+        proposals: &[Value],
+        seed: u64,
+    ) -> Result<Self, String> {
+        let omie_scale = omie.timing.scale();
+        let omie = OmieSandbox::start(omie)
             .await
             .map_err(|e| format!("omie sandbox: {e}"))?;
-        let mut b = NextSandbox::builder();
-        for id in server_ids {
-            b = b.instance(id.clone());
-        }
-        let next = b
+        let next = next
             .start()
             .await
             .map_err(|e| format!("nextbilling sandbox: {e}"))?;
-        let docsales_token = random_secret();
         let docsales = DocSalesSandbox::start(DocSalesOptions::new(
-            SecretString::from(docsales_token.expose_secret()),
-            "demo",
+            docsales_token.clone(),
+            docsales_account,
         ))
         .await
         .map_err(|e| format!("docsales sandbox: {e}"))?;
-        for (i, p) in proposals.iter().enumerate() {
-            let mut doc: ProposalDocument =
-                serde_json::from_value(p.clone()).map_err(|e| format!("demo proposal {i}: {e}"))?;
-            let wanted = doc.document.as_ref().and_then(|d| d.status.clone());
-            if let Some(d) = doc.document.as_mut() {
-                d.status = Some(sig_core::ProposalStatus::Sent);
-            }
-            let id = docsales.seed_proposal(doc);
-            if let Some(status) = wanted.filter(|s| *s != sig_core::ProposalStatus::Sent) {
-                docsales.set_status(id, status);
-            }
-        }
-        Ok(DemoSandboxes {
+        let sb = DemoSandboxes {
             omie,
             next,
             docsales,
             docsales_token,
-            webhook_secret: random_secret(),
-            seed: options.seed,
-        })
+            webhook_secret,
+            seed,
+            omie_scale,
+        };
+        sb.seed_proposals(proposals)?;
+        Ok(sb)
+    }
+
+    /// Store DocSales documents in the DocSales sandbox: each as sent, then moved to its own
+    /// status (approved unless it says otherwise). Returns the DocSales ids.
+    pub fn seed_proposals(&self, proposals: &[Value]) -> Result<Vec<u64>, String> {
+        let mut ids = Vec::with_capacity(proposals.len());
+        for (i, p) in proposals.iter().enumerate() {
+            let mut doc: ProposalDocument =
+                serde_json::from_value(p.clone()).map_err(|e| format!("proposal {i}: {e}"))?;
+            let wanted = doc.document.as_ref().and_then(|d| d.status.clone());
+            if let Some(d) = doc.document.as_mut() {
+                d.status = Some(sig_core::ProposalStatus::Sent);
+            }
+            let id = self.docsales.seed_proposal(doc);
+            if let Some(status) = wanted.filter(|s| *s != sig_core::ProposalStatus::Sent) {
+                self.docsales.set_status(id, status);
+            }
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// The secrets the demo configuration reads from its environment variables.
@@ -155,6 +267,7 @@ impl DemoSandboxes {
             Url::parse(&self.omie.base_url()).map_err(|e| CliError::Failed(e.to_string()))?;
         for a in config.omie_accounts.values_mut() {
             a.base_url = omie_url.clone();
+            a.time_scale = self.omie_scale;
         }
         for a in config.docsales_accounts.values_mut() {
             a.base_url = self.docsales.base_url();
@@ -215,4 +328,87 @@ fn count(c: &CreateCounters) -> UpstreamCount {
         u.duplicates += keys.values().map(|n| n.saturating_sub(1)).sum::<u64>();
     }
     u
+}
+
+/// The text of a configuration (`text`, read from a file in `base`) with every base URL taken
+/// from `config` (already pointed at the sandboxes) and relative paths (the SQLite file,
+/// secret files) made absolute against `base`, so the copy means the same wherever it is
+/// written. Comments are not kept.
+pub fn pointed_config(text: &str, base: &Path, config: &Config) -> Result<String, CliError> {
+    let mut doc: toml::Table = text
+        .parse()
+        .map_err(|e| CliError::Usage(format!("the configuration does not parse: {e}")))?;
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    absolutise_paths(&mut doc, &base);
+    for (kind, urls) in [
+        (
+            "omie",
+            config
+                .omie_accounts
+                .iter()
+                .map(|(id, a)| (id.to_string(), a.base_url.to_string()))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "docsales",
+            config
+                .docsales_accounts
+                .iter()
+                .map(|(id, a)| (id.to_string(), a.base_url.to_string()))
+                .collect(),
+        ),
+    ] {
+        for (id, url) in urls {
+            if let Some(toml::Value::Table(a)) = doc
+                .get_mut("accounts")
+                .and_then(|v| v.get_mut(kind))
+                .and_then(|v| v.get_mut(&id))
+            {
+                a.insert("base_url".into(), toml::Value::String(url));
+                if kind == "omie"
+                    && let Some(scale) = config
+                        .omie_accounts
+                        .iter()
+                        .find(|(a, _)| a.as_str() == id)
+                        .map(|(_, a)| a.time_scale)
+                        .filter(|s| *s < 1.0)
+                {
+                    a.insert("time_scale".into(), toml::Value::Float(scale));
+                }
+            }
+        }
+    }
+    if let Some(toml::Value::Array(servers)) = doc.get_mut("servers") {
+        for s in servers.iter_mut().filter_map(toml::Value::as_table_mut) {
+            let id = s.get("id").and_then(toml::Value::as_str).map(str::to_owned);
+            if let Some(c) = id.and_then(|id| config.servers.iter().find(|c| c.id.as_str() == id)) {
+                s.insert(
+                    "base_url".into(),
+                    toml::Value::String(c.base_url.to_string()),
+                );
+            }
+        }
+    }
+    toml::to_string_pretty(&doc)
+        .map_err(|e| CliError::Failed(format!("cannot write the configuration: {e}")))
+}
+
+/// Make `store.sqlite` and every `file = "…"` secret reference absolute against `base`.
+fn absolutise_paths(v: &mut toml::Table, base: &Path) {
+    for (key, value) in v.iter_mut() {
+        match value {
+            toml::Value::String(s) if key == "sqlite" || key == "file" => {
+                if Path::new(s.as_str()).is_relative() {
+                    *s = base.join(s.as_str()).display().to_string();
+                }
+            }
+            toml::Value::Table(t) => absolutise_paths(t, base),
+            toml::Value::Array(items) => {
+                for t in items.iter_mut().filter_map(toml::Value::as_table_mut) {
+                    absolutise_paths(t, base);
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -7,21 +7,21 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
-use sig_core::config::{Config, MapSecrets};
-use sig_core::pipeline::Settings;
+use sig_core::config::Config;
 use sig_core::store::IntegrationFilter;
 
 use crate::report::{integration_report, kpis};
 use crate::runtime::{Runtime, open_store};
-use crate::sandboxes::{DemoOptions, DemoSandboxes};
+use crate::sandboxes::{DemoOptions, DemoSandboxes, GeneratedSecrets};
 use crate::{CliError, Outcome};
 
-/// The demo's configuration and sample proposals, shipped in the repo.
-const DEMO_CONFIG: &str = include_str!("../../demo/sig.toml");
-const DEMO_PROPOSALS: &str = include_str!("../../demo/proposals.json");
+/// The demo's configuration, shipped in the repo.
+pub const DEMO_CONFIG: &str = include_str!("../../demo/sig.toml");
+/// The demo's sample DocSales proposals (a JSON array of documents), shipped in the repo.
+pub const DEMO_PROPOSALS: &str = include_str!("../../demo/proposals.json");
 
 /// `sig demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -40,39 +40,24 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
     let proposals: Vec<Value> = serde_json::from_str(DEMO_PROPOSALS)
         .map_err(|e| CliError::Failed(format!("the shipped demo proposals do not parse: {e}")))?;
 
-    // 1. Sandboxes, in-process on loopback.
-    let server_ids: Vec<String> = DEMO_CONFIG
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("id = \""))
-        .filter_map(|l| l.strip_suffix('"'))
-        .map(str::to_owned)
-        .collect();
-    let sb = DemoSandboxes::start(&server_ids, &proposals, DemoOptions::demo())
+    // 1. The demo configuration, with made-up credentials, and the sandboxes it points at
+    //    (in-process on loopback, accepting exactly those credentials).
+    let secrets = GeneratedSecrets::default();
+    let mut config = Config::from_toml(DEMO_CONFIG, std::path::Path::new("."), &secrets)
+        .map_err(|e| CliError::Failed(format!("the demo configuration is invalid: {e}")))?;
+    let sb = DemoSandboxes::from_config(&config, &proposals, DemoOptions::demo())
         .await
         .map_err(|e| CliError::Failed(format!("cannot start the sandboxes: {e}")))?;
 
-    // 2. The demo configuration, pointed at the sandboxes.
+    // 2. The configuration pointed at the sandboxes, on its own SQLite file.
     let db = match args.db {
         Some(p) => p,
         None => std::env::temp_dir().join(format!("sig-demo-{}.sqlite", uuid_suffix())),
     };
-    let mut config = Config::from_toml(
-        DEMO_CONFIG,
-        std::path::Path::new("."),
-        &MapSecrets(sb.secrets()),
-    )
-    .map_err(|e| CliError::Failed(format!("the demo configuration is invalid: {e}")))?;
     sb.point_config(&mut config)?;
     config.store = sig_core::config::StoreConfig::Sqlite(db.clone());
     let store = open_store(&config)?;
-    let settings = Settings {
-        concurrency: 16,
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(500),
-        health_timeout: Duration::from_secs(2),
-        ..Settings::default()
-    };
-    let rt = Runtime::build(&config, store.clone(), settings).await?;
+    let rt = Runtime::build(&config, store.clone(), config.pipeline.clone()).await?;
 
     // 3. SIG's webhook endpoint, and DocSales delivering approvals to it.
     let endpoint = crate::webhook_http::serve_local(&config, rt.pipeline.clone())
