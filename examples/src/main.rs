@@ -29,6 +29,10 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
     Demo(cmd::demo::Args),
+    /// Edit or resume a proposal before it integrates (`edit`, `resume`).
+    Proposals(cmd::proposals::Args),
+    /// Choose a ServidorNext by hand (`choose`).
+    Servers(cmd::servers::Args),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Demo(args) => block_on(cmd::demo::run(args)),
+        Command::Proposals(args) => block_on(cmd::proposals::run(args)),
+        Command::Servers(args) => block_on(cmd::servers::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -1,6 +1,9 @@
 //! One module per `sig` subcommand.
 
+pub mod acting;
 pub mod demo;
+pub mod proposals;
+pub mod servers;
 pub mod validate;
 
 /// The catalog of the shipped example configuration, used when no `--config` is given.
