@@ -19,7 +19,12 @@ use crate::{CliError, Outcome};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActingArgs {
     /// The configuration file.
-    #[arg(long, value_name = "FILE", env = "SIG_CONFIG", default_value = "sig.toml")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SIG_CONFIG",
+        default_value = "sig.toml"
+    )]
     pub config: PathBuf,
     /// Who acts: a user listed in the configuration's [[users]].
     #[arg(long = "as", value_name = "USER", env = "SIG_USER")]
@@ -45,9 +50,8 @@ impl ActingArgs {
     /// Load the configuration (usage error when it is wrong) and build the runtime on its
     /// store.
     pub async fn runtime(&self) -> Result<(Config, Runtime), CliError> {
-        let config = Config::load(&self.config, &ProcessSecrets).map_err(|e| {
-            CliError::Usage(format!("{}: {e}", self.config.display()))
-        })?;
+        let config = Config::load(&self.config, &ProcessSecrets)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", self.config.display())))?;
         let store = open_store(&config)?;
         let settings = Settings {
             health_timeout: Duration::from_secs(5),
@@ -101,7 +105,9 @@ pub fn error_json(e: &PipelineError) -> Value {
             server,
             reasons,
             ..
-        } => json!({"kind": "server_refused", "order": order, "server": server, "reasons": reasons}),
+        } => {
+            json!({"kind": "server_refused", "order": order, "server": server, "reasons": reasons})
+        }
         PipelineError::Upstream { error, .. } => json!({
             "kind": "upstream",
             "system": error.system,

@@ -15,10 +15,10 @@ use sig_core::pipeline::Settings;
 use sig_core::store::IntegrationFilter;
 
 use crate::report::{integration_links, integration_report, kpis, link_line};
-use sig_core::links::{Link, LinkTargets};
 use crate::runtime::{Runtime, open_store};
 use crate::sandboxes::{DemoOptions, DemoSandboxes};
 use crate::{CliError, Outcome};
+use sig_core::links::{Link, LinkTargets};
 
 /// The demo's configuration and sample proposals, shipped in the repo.
 const DEMO_CONFIG: &str = include_str!("../../demo/sig.toml");
