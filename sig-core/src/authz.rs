@@ -5,6 +5,9 @@
 //! whose [`Profile`] comes from `sig.toml`'s `[[users]]`. Permissions are per [`Action`], and
 //! edits are checked per [`Field`] of the proposal.
 //!
+//! [`Authorizer`] joins the policy with the users `sig.toml` lists; the pipeline asks it for
+//! every operation a person runs and writes each decision to the audit.
+//!
 //! The policy is **data**: a TOML document ([`Policy::DEFAULT_TOML`] is built in, an override
 //! file is read with [`Policy::from_toml`] / [`Policy::load`]). No business rule about who may
 //! do what lives anywhere else in code: callers ask [`Policy::check`] or

@@ -19,6 +19,12 @@
 //! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
 //! it at once with the reason. Either way an operator can [`Pipeline::retry`] it after a fix.
 //! A permanent failure releases the capacity the integration reserved but had not provisioned.
+//!
+//! People act on integrations through [`Pipeline::retry`], [`Pipeline::cancel`],
+//! [`Pipeline::edit`], [`Pipeline::resume`] and [`Pipeline::choose_server`]: each takes the
+//! [`Actor`], asks the [`Authorizer`] (set with [`Pipeline::with_authorizer`]) and audits the
+//! decision, allowed or denied; a company with `hold_for_review` holds every valid proposal
+//! (step `review`) until a person resumes or edits it. See the `manual` module's docs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -39,12 +45,12 @@ use crate::ports::{
 };
 use crate::problem::Problems;
 use crate::raw::RawProposal;
-
-mod manual;
 use crate::store::{
     Actor, AuditEvent, AuditOutcome, Change, Failure, Integration, IntegrationStatus, Load,
     Reservation, StepEntry, Store, StoreError,
 };
+
+mod manual;
 pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
 
 /// The time source (a port, so time-dependent rules are testable).
