@@ -33,6 +33,10 @@ enum Command {
     Sync(cmd::sync::Args),
     /// Serve the vendor sandboxes a configuration points at, on loopback ports.
     Sandbox(cmd::sandbox::Args),
+    /// Edit or resume a proposal before it integrates (`edit`, `resume`).
+    Proposals(cmd::proposals::Args),
+    /// Choose a ServidorNext by hand (`choose`).
+    Servers(cmd::servers::Args),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => block_on(cmd::demo::run(args)),
         Command::Sync(args) => block_on(cmd::sync::run(args)),
         Command::Sandbox(args) => block_on(cmd::sandbox::run(args)),
+        Command::Proposals(args) => block_on(cmd::proposals::run(args)),
+        Command::Servers(args) => block_on(cmd::servers::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

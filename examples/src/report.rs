@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sig_core::TaxId;
+use sig_core::links::{Link, LinkTargets, build_links};
 use sig_core::store::{Integration, IntegrationStatus, StepEntry, Store, StoreError};
 
 /// A CPF with only its middle six digits shown (`***.982.247-**`); a CNPJ (a company's public
@@ -46,6 +47,10 @@ pub struct IntegrationReport {
     pub problems: Value,
     /// Why it failed.
     pub failure: Value,
+    /// Direct links to its records in Omie and NextBilling (filled by
+    /// [`integration_links`]; empty until then).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
 }
 
 fn result<'a>(j: &'a BTreeMap<String, StepEntry>, key: &str) -> Option<&'a Value> {
@@ -123,7 +128,37 @@ pub async fn integration_report(
         orders,
         problems: serde_json::to_value(&i.problems).unwrap_or_default(),
         failure: serde_json::to_value(&i.failure).unwrap_or_default(),
+        links: Vec::new(),
     })
+}
+
+/// The direct links of one integration (Omie customer and contracts, Next customers, lines and
+/// DIDs), built from the store and the configuration's URL templates — for `sig demo`,
+/// `sig integrations show` and anything else that shows an integration.
+pub async fn integration_links(
+    store: &dyn Store,
+    i: &Integration,
+    targets: &LinkTargets,
+) -> Result<Vec<Link>, StoreError> {
+    let journal = store.journal(i.id).await?;
+    let customer = match i.customer {
+        Some(c) => store.customer_links(c).await?,
+        None => Default::default(),
+    };
+    Ok(build_links(i, &journal, &customer, targets))
+}
+
+/// One link as a line for people: `Omie customer 2000001: URL (search …)`.
+pub fn link_line(l: &Link) -> String {
+    let mut s = l.label.clone();
+    match &l.url {
+        Some(u) => s.push_str(&format!(": {u}")),
+        None => s.push_str(": (no web address configured)"),
+    }
+    if let Some(h) = &l.search_hint {
+        s.push_str(&format!(" — {h}"));
+    }
+    s
 }
 
 /// Headline KPIs over a set of integrations.

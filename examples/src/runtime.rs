@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sig_core::authz::Authorizer;
 use sig_core::config::{Config, StoreConfig};
 use sig_core::ids::AccountId;
 use sig_core::pipeline::{
@@ -120,14 +121,17 @@ impl Runtime {
                 platform: Arc::new(client),
             });
         }
-        let pipeline = Arc::new(Pipeline::new(
-            store.clone(),
-            companies,
-            servers,
-            catalog,
-            Arc::new(SystemClock),
-            settings,
-        ));
+        let pipeline = Arc::new(
+            Pipeline::new(
+                store.clone(),
+                companies,
+                servers,
+                catalog,
+                Arc::new(SystemClock),
+                settings,
+            )
+            .with_authorizer(Authorizer::from_config(config)),
+        );
         Ok(Runtime {
             store,
             pipeline,

@@ -5,6 +5,9 @@
 //! whose [`Profile`] comes from `sig.toml`'s `[[users]]`. Permissions are per [`Action`], and
 //! edits are checked per [`Field`] of the proposal.
 //!
+//! [`Authorizer`] joins the policy with the users `sig.toml` lists; the pipeline asks it for
+//! every operation a person runs and writes each decision to the audit.
+//!
 //! The policy is **data**: a TOML document ([`Policy::DEFAULT_TOML`] is built in, an override
 //! file is read with [`Policy::from_toml`] / [`Policy::load`]). No business rule about who may
 //! do what lives anywhere else in code: callers ask [`Policy::check`] or
@@ -103,7 +106,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Profile};
-use crate::ids::IntegrationId;
+use crate::ids::{IntegrationId, UserId};
 use crate::problem::{Code, Problems};
 use crate::store::{Actor, AuditEvent, AuditOutcome};
 
@@ -1032,6 +1035,67 @@ fn build_grant(
     grant
 }
 
+/// The policy together with the users `sig.toml` lists: the one place operations ask whether
+/// an actor may act. A user not listed has no profile and is denied everything; the system
+/// and webhook actors get their own grants.
+///
+/// Deciding is pure; recording the decision in the audit is the caller's part (the pipeline
+/// writes every decision, allowed or denied — [`Decision::audit_event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorizer {
+    policy: Policy,
+    users: BTreeMap<UserId, Profile>,
+}
+
+impl Default for Authorizer {
+    /// The built-in policy and no users (every person is denied until listed).
+    fn default() -> Self {
+        Authorizer::new(Policy::default(), std::iter::empty())
+    }
+}
+
+impl Authorizer {
+    /// A policy and the users with their profiles.
+    pub fn new(policy: Policy, users: impl IntoIterator<Item = (UserId, Profile)>) -> Self {
+        Authorizer {
+            policy,
+            users: users.into_iter().collect(),
+        }
+    }
+
+    /// The configuration's policy (`[authz] policy = "FILE"`, or the built-in one) and users.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Authorizer::new(
+            config.policy.clone(),
+            config.users.iter().map(|u| (u.id.clone(), u.profile)),
+        )
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The profile of a user actor (`None` for an unlisted user, the system and webhooks).
+    pub fn profile(&self, actor: &Actor) -> Option<Profile> {
+        match actor {
+            Actor::User(u) => self.users.get(u).copied(),
+            _ => None,
+        }
+    }
+
+    /// May `actor` do `action`?
+    pub fn decide(&self, actor: &Actor, action: Action) -> Decision {
+        self.policy.decide(actor, self.profile(actor), action)
+    }
+
+    /// May `actor` edit the field at `field_path` (`orders[1].dids`)?
+    pub fn decide_field(&self, actor: &Actor, field_path: &str) -> Decision {
+        self.policy
+            .decide_field(actor, self.profile(actor), field_path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1436,5 +1500,44 @@ actions = ["intake"]
                 format!("\"{}\"", profile_name(p))
             );
         }
+    }
+
+    #[test]
+    fn the_authorizer_reads_profiles_from_its_users() {
+        let a = Authorizer::new(
+            Policy::default(),
+            [
+                ("ana".parse().unwrap(), Profile::Admin),
+                ("bruno".parse().unwrap(), Profile::Operator),
+            ],
+        );
+        let bruno = Actor::User("bruno".parse().unwrap());
+        let zed = Actor::User("zed".parse().unwrap());
+        assert!(a.decide(&user(), Action::ForceServer).allowed);
+        assert!(a.decide(&bruno, Action::RetryIntegration).allowed);
+        let d = a.decide(&bruno, Action::ChooseServer);
+        assert_eq!(
+            d.denied().unwrap().reason,
+            DenyReason::ActionNotGranted {
+                subject: Subject::Profile(Profile::Operator)
+            }
+        );
+        assert_eq!(
+            a.decide(&zed, Action::ViewIntegrations).denial,
+            Some(DenyReason::NoProfile)
+        );
+        assert!(a.decide_field(&bruno, "customer.address.cep").allowed);
+        assert!(!a.decide_field(&bruno, "customer.tax_id").allowed);
+        assert_eq!(a.profile(&Actor::System), None);
+        assert!(
+            a.decide(&Actor::Webhook("x".into()), Action::Intake)
+                .allowed
+        );
+        assert!(
+            !Authorizer::default()
+                .decide(&user(), Action::ViewIntegrations)
+                .allowed,
+            "no users listed: people are denied"
+        );
     }
 }

@@ -186,6 +186,8 @@ struct ConfigFile {
     users: Vec<UserConfig>,
     #[serde(default)]
     pipeline: PipelineFile,
+    #[serde(default)]
+    authz: AuthzFile,
 }
 
 /// `[pipeline]`: tuning of the integration workers; every key is optional.
@@ -245,6 +247,13 @@ impl PipelineFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct AuthzFile {
+    /// An authorization policy file (a complete policy; see [`crate::authz`]).
+    policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StoreFile {
     sqlite: Option<PathBuf>,
     postgres: Option<SecretRef>,
@@ -267,6 +276,8 @@ struct OmieAccountFile {
     app_key: SecretRef,
     app_secret: SecretRef,
     web_url: Option<Url>,
+    #[serde(default)]
+    links: crate::links::TemplatesFile,
     #[serde(default = "one")]
     time_scale: f64,
 }
@@ -318,6 +329,8 @@ struct ServerFile {
     #[serde(default = "yes")]
     active: bool,
     web_url: Option<Url>,
+    #[serde(default)]
+    links: crate::links::TemplatesFile,
 }
 
 fn yes() -> bool {
@@ -355,6 +368,10 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// How the integration workers run (`[pipeline]`; defaults when absent).
     pub pipeline: Settings,
+    /// The authorization policy: the file `[authz] policy` names, or the built-in one.
+    pub policy: crate::authz::Policy,
+    /// Link templates per Omie account and server (`links.customer = "…"`).
+    pub links: crate::links::LinkTemplates,
 }
 
 /// The store SIG keeps its state in.
@@ -820,6 +837,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         }
     };
 
+    let mut links = crate::links::LinkTemplates::default();
     let mut omie_accounts = BTreeMap::new();
     for (name, a) in file.accounts.omie {
         let key = format!("accounts.omie.{name}");
@@ -836,6 +854,8 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
                 "must be more than 0 and at most 1 (1 for the real Omie)",
             );
         }
+        let templates = a.links.omie(&format!("{key}.links"), a.web_url.as_ref(), p);
+        links.omie.insert(id.clone(), templates);
         omie_accounts.insert(
             id.clone(),
             OmieAccount {
@@ -981,6 +1001,8 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         }
         let api_token = resolve_secret(&s.api_token, &format!("{key}.api_token"), base, src, p);
         let api_key = resolve_secret(&s.api_key, &format!("{key}.api_key"), base, src, p);
+        let templates = s.links.next(&format!("{key}.links"), s.web_url.as_ref(), p);
+        links.next.insert(s.id.clone(), templates);
         servers.push(ServerConfig {
             id: s.id,
             name: s.name,
@@ -1013,6 +1035,29 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
     }
 
     let pipeline = file.pipeline.build(p);
+    let policy = match &file.authz.policy {
+        None => crate::authz::Policy::default(),
+        Some(path) => {
+            let path = if path.is_absolute() {
+                path.clone()
+            } else {
+                base.join(path)
+            };
+            match crate::authz::Policy::load(&path) {
+                Ok(policy) => policy,
+                Err(e) => {
+                    for x in e.problems().iter() {
+                        let mut x = x.clone();
+                        x.message = format!("{}: {}: {}", path.display(), x.field, x.message);
+                        x.field = "authz.policy".into();
+                        p.push(x);
+                    }
+                    crate::authz::Policy::default()
+                }
+            }
+        }
+    };
+
     Config {
         store,
         omie_accounts,
@@ -1022,6 +1067,8 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         catalog,
         users: file.users,
         pipeline,
+        policy,
+        links,
     }
 }
 
@@ -1193,6 +1240,82 @@ profile = "admin"
         let err =
             Config::from_toml("[store]\nsqlit = 1\n", Path::new("."), &secrets()).unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn the_policy_file_is_read_and_its_problems_named() {
+        let dir = std::env::temp_dir().join(format!("sig-config-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("policy.toml"),
+            "[profiles.admin]\nactions = [\"view_integrations\"]\n",
+        )
+        .unwrap();
+        let text = format!("{GOOD}\n[authz]\npolicy = \"policy.toml\"\n");
+        let cfg = Config::from_toml(&text, &dir, &secrets()).unwrap();
+        let ana = crate::store::Actor::User("ana".parse().unwrap());
+        let a = crate::authz::Authorizer::from_config(&cfg);
+        assert!(
+            a.decide(&ana, crate::authz::Action::ViewIntegrations)
+                .allowed
+        );
+        assert!(
+            !a.decide(&ana, crate::authz::Action::RetryIntegration)
+                .allowed
+        );
+
+        std::fs::write(
+            dir.join("policy.toml"),
+            "[profiles.admin]\nactions = [\"fly\"]\n",
+        )
+        .unwrap();
+        let err = Config::from_toml(&text, &dir, &secrets()).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.0[0].field, "authz.policy");
+        assert!(
+            p.0[0].message.contains("profiles.admin.actions[0]"),
+            "{p:?}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+
+        let cfg = Config::from_toml(GOOD, Path::new("."), &secrets()).unwrap();
+        assert_eq!(cfg.policy, crate::authz::Policy::default());
+    }
+
+    #[test]
+    fn link_templates_are_checked_with_their_keys() {
+        let text = GOOD
+            .replace(
+                r#"app_secret = { env = "OMIE_SECRET" }"#,
+                "app_secret = { env = \"OMIE_SECRET\" }\nweb_url = \"https://app.omie.com.br/gestao/acme-1/\"\nlinks.customer = \"{web_url}#CAD/{omie_customer_id}\"",
+            )
+            .replace(
+                "capacity_channels = 50",
+                "capacity_channels = 50\nweb_url = \"https://sp1.example.com.br/\"\nlinks.customer = \"{web_url}c/{customer_id}\"\nlinks.line = \"{web_url}l/{did_id}\"",
+            );
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<(String, Code)> = p.iter().map(|x| (x.field.clone(), x.code)).collect();
+        assert_eq!(
+            got,
+            vec![("servers[0].links.line".to_owned(), Code::UnknownReference)]
+        );
+        let text = text.replace("l/{did_id}", "l/{line_id}");
+        let cfg = Config::from_toml(&text, Path::new("."), &secrets()).unwrap();
+        let sp1: ServerId = "sp1".parse().unwrap();
+        assert_eq!(
+            cfg.links.next[&sp1].line.as_ref().map(|t| t.as_str()),
+            Some("{web_url}l/{line_id}")
+        );
+        assert!(
+            cfg.links.omie[&"acme".parse::<AccountId>().unwrap()]
+                .customer
+                .is_some()
+        );
     }
 
     #[test]

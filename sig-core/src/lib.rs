@@ -18,9 +18,11 @@ pub mod choice;
 pub mod config;
 pub mod contact;
 pub mod domain;
+pub mod edit;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
 pub mod ids;
+pub mod links;
 pub mod money;
 pub mod pipeline;
 pub mod ports;

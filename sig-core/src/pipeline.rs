@@ -19,6 +19,12 @@
 //! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
 //! it at once with the reason. Either way an operator can [`Pipeline::retry`] it after a fix.
 //! A permanent failure releases the capacity the integration reserved but had not provisioned.
+//!
+//! People act on integrations through [`Pipeline::retry`], [`Pipeline::cancel`],
+//! [`Pipeline::edit`], [`Pipeline::resume`] and [`Pipeline::choose_server`]: each takes the
+//! [`Actor`], asks the [`Authorizer`] (set with [`Pipeline::with_authorizer`]) and audits the
+//! decision, allowed or denied; a company with `hold_for_review` holds every valid proposal
+//! (step `review`) until a person resumes or edits it. See the `manual` module's docs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -27,6 +33,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Authorizer, Denied};
 use crate::choice::{self, Candidate, Decision, Demand};
 use crate::config::{Catalog, ServerConfig};
 use crate::contact::AreaCode;
@@ -42,6 +49,9 @@ use crate::store::{
     Actor, AuditEvent, AuditOutcome, Change, Failure, Integration, IntegrationStatus, Load,
     Reservation, StepEntry, Store, StoreError,
 };
+
+mod manual;
+pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
 
 /// The time source (a port, so time-dependent rules are testable).
 pub trait Clock: Send + Sync {
@@ -168,6 +178,60 @@ pub enum PipelineError {
         /// Why the operation does not apply.
         reason: String,
     },
+    /// The actor may not do this (the decision is in the audit).
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The actor may not edit some fields of a patch (each decision is in the audit); nothing
+    /// was applied.
+    #[error("{}", manual::fields_denied(.0))]
+    FieldsDenied(Vec<Denied>),
+    /// The patch names fields, orders or items that do not exist; nothing was applied.
+    #[error("invalid patch: {0}")]
+    InvalidPatch(Problems),
+    /// A bad argument (an unknown server, an order the proposal does not have, a blank
+    /// reason).
+    #[error("{field}: {reason}")]
+    BadInput {
+        /// The argument.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A worker is running the integration right now; try again in a moment.
+    #[error("integration {0} is being worked on right now; try again in a moment")]
+    Busy(IntegrationId),
+    /// The proposal still does not validate: it stays held.
+    #[error("integration {id} still has {} validation problem(s) and stays held: {problems}", .problems.len())]
+    StillInvalid {
+        /// Integration.
+        id: IntegrationId,
+        /// Every problem.
+        problems: Problems,
+    },
+    /// A manual server choice is refused: the server fails the checks and it was not forced.
+    #[error(
+        "server {server} for order {order} of integration {id} is refused: {}; an admin may force it with a written reason",
+        .reasons.join("; ")
+    )]
+    ServerRefused {
+        /// Integration.
+        id: IntegrationId,
+        /// The order index.
+        order: usize,
+        /// The server chosen.
+        server: ServerId,
+        /// The checks it fails.
+        reasons: Vec<String>,
+    },
+    /// An upstream call the operation needed failed (reading the proposal from its source to
+    /// edit it); retrying may help, see the error.
+    #[error("integration {id}: {error}")]
+    Upstream {
+        /// Integration.
+        id: IntegrationId,
+        /// The failure.
+        error: Box<UpstreamError>,
+    },
 }
 
 /// What an intake did.
@@ -235,6 +299,10 @@ pub struct Validated {
     pub orders: Vec<OrderIds>,
 }
 
+/// The journal key of a person's review approval (companies that hold every proposal for
+/// review).
+pub const REVIEW_STEP: &str = "review";
+
 /// The `server:i` step's journaled result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerChoice {
@@ -244,6 +312,9 @@ pub struct ServerChoice {
     pub chosen_by: String,
     /// The automatic decision (what it chose and why, or would have).
     pub decision: Decision,
+    /// A person's choice: who, why, whether forced and what it overrode (`None`: automatic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualChoice>,
 }
 
 /// The pipeline.
@@ -254,6 +325,7 @@ pub struct Pipeline {
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    authorizer: Arc<Authorizer>,
     customer_locks: Mutex<HashMap<CustomerId, Arc<tokio::sync::Mutex<()>>>>,
     health: Mutex<HashMap<ServerId, (Instant, Option<String>)>>,
     /// Integrations this process is running now.
@@ -347,10 +419,24 @@ impl Pipeline {
             catalog,
             clock,
             settings,
+            authorizer: Arc::new(Authorizer::default()),
             customer_locks: Mutex::new(HashMap::new()),
             health: Mutex::new(HashMap::new()),
             running: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Use this authorizer for the operations people run (the default has the built-in
+    /// policy and no users, so every person is denied; build it with
+    /// [`Authorizer::from_config`]).
+    pub fn with_authorizer(mut self, authorizer: Authorizer) -> Self {
+        self.authorizer = Arc::new(authorizer);
+        self
+    }
+
+    /// The authorizer.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
 
     /// The store.
@@ -762,99 +848,165 @@ impl Pipeline {
         m.entry(id).or_default().clone()
     }
 
+    /// The `fetch` step: read the proposal from its source (DocSales) unless the intake
+    /// carried it, and journal it. An edit made before the worker got here runs this step
+    /// itself first, so the edit applies over the fetched proposal and a later run never
+    /// fetches again over it.
+    async fn fetch_step(
+        &self,
+        state: &mut Integration,
+        company: &CompanyHandle,
+    ) -> Result<(), StepError> {
+        let started = Instant::now();
+        let mut field_sources = Vec::new();
+        let mut mapping_problems = Problems::new();
+        let mut fetched = false;
+        let raw = match (&state.raw, &company.source) {
+            (Some(raw), _) => raw.clone(),
+            (None, Some(src)) => {
+                let sp = src
+                    .fetch(&state.source.proposal_id)
+                    .await
+                    .map_err(|error| StepError::Upstream {
+                        error: Box::new(error),
+                        step: "fetch".into(),
+                    })?;
+                fetched = true;
+                field_sources = sp.field_sources;
+                mapping_problems = sp.mapping_problems;
+                sp.raw
+            }
+            (None, None) => {
+                return Err(StepError::Permanent {
+                    step: "fetch".into(),
+                    system: None,
+                    reason: "no proposal data and no source configured for the company".into(),
+                });
+            }
+        };
+        state.raw = Some(raw);
+        let result = serde_json::json!({"field_sources": field_sources, "mapping_problems": mapping_problems});
+        let (system, call, summary) = if fetched {
+            (
+                Some(System::DocSales),
+                Some("fetch"),
+                "proposal re-read from its source",
+            )
+        } else {
+            (None, None, "proposal data carried by the intake")
+        };
+        self.commit_step(
+            state,
+            StepDone {
+                key: "fetch",
+                result,
+                started,
+                system,
+                call,
+                summary: summary.into(),
+            },
+            |_| {},
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Validate a proposal as the `validate` step does: the proposal itself, the mapping
+    /// problems its source reported when it was fetched (less those on fields a person has
+    /// edited since — `edit:n` journal entries), and the re-read status. Problems carry the
+    /// source field they came from.
+    fn check_proposal(
+        &self,
+        raw: &RawProposal,
+        journal: &BTreeMap<String, StepEntry>,
+    ) -> Result<Proposal, Problems> {
+        let fetch = journal
+            .get("fetch")
+            .map(|e| e.result.clone())
+            .unwrap_or_default();
+        let mapping: Problems =
+            serde_json::from_value(fetch["mapping_problems"].clone()).unwrap_or_default();
+        let sources: Vec<(String, String)> =
+            serde_json::from_value(fetch["field_sources"].clone()).unwrap_or_default();
+        let edited = manual::edited_fields(journal);
+        let mut problems = Problems(
+            mapping
+                .0
+                .into_iter()
+                .filter(|p| !edited.iter().any(|e| manual::covers(e, &p.field)))
+                .collect(),
+        );
+        let mut outcome = raw.validate(&self.catalog);
+        if let Ok(proposal) = &outcome
+            && !proposal.status.starts_integration()
+        {
+            // The re-read proposal is what counts, not the notification.
+            let mut p = Problems::new();
+            p.add(
+                "status",
+                crate::problem::Code::Inconsistent,
+                format!(
+                    "the proposal is '{}' in its source; only approved proposals are integrated",
+                    proposal.status
+                ),
+            );
+            outcome = Err(p);
+        }
+        match outcome {
+            Ok(proposal) if problems.is_empty() => Ok(proposal),
+            other => {
+                if let Err(p) = other {
+                    problems.0.extend(p.0);
+                }
+                for (domain, source) in &sources {
+                    problems.trace_source(domain, source);
+                }
+                Err(problems)
+            }
+        }
+    }
+
     async fn steps(&self, state: &mut Integration) -> Result<RunOutcome, StepError> {
         let company = self.company(&state.company)?.clone();
         let mut journal = self.store.journal(state.id).await?;
 
         // fetch: DocSales proposals are always re-read; direct ones carry their data.
         if !journal.contains_key("fetch") {
-            let started = Instant::now();
-            let mut field_sources = Vec::new();
-            let mut mapping_problems = Problems::new();
-            let mut fetched = false;
-            let raw = match (&state.raw, &company.source) {
-                (Some(raw), _) => raw.clone(),
-                (None, Some(src)) => {
-                    let sp = src
-                        .fetch(&state.source.proposal_id)
-                        .await
-                        .map_err(|error| StepError::Upstream {
-                            error: Box::new(error),
-                            step: "fetch".into(),
-                        })?;
-                    fetched = true;
-                    field_sources = sp.field_sources;
-                    mapping_problems = sp.mapping_problems;
-                    sp.raw
-                }
-                (None, None) => {
-                    return Err(StepError::Permanent {
-                        step: "fetch".into(),
-                        system: None,
-                        reason: "no proposal data and no source configured for the company".into(),
-                    });
-                }
-            };
-            state.raw = Some(raw);
-            let result = serde_json::json!({"field_sources": field_sources, "mapping_problems": mapping_problems});
-            let (system, call, summary) = if fetched {
-                (
-                    Some(System::DocSales),
-                    Some("fetch"),
-                    "proposal re-read from its source",
-                )
-            } else {
-                (None, None, "proposal data carried by the intake")
-            };
-            self.commit_step(
-                state,
-                StepDone {
-                    key: "fetch",
-                    result,
-                    started,
-                    system,
-                    call,
-                    summary: summary.into(),
-                },
-                |_| {},
-            )
-            .await?;
+            self.fetch_step(state, &company).await?;
             journal = self.store.journal(state.id).await?;
         }
 
-        // validate (or hold).
+        // validate (or hold: for its problems, or for review when the company asks for it).
         let validated: Validated = match journal.get("validate") {
             Some(e) => serde_json::from_value(e.result.clone())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => {
                 let started = Instant::now();
                 let raw = state.raw.clone().unwrap_or_default();
-                let fetch = journal
-                    .get("fetch")
-                    .map(|e| e.result.clone())
-                    .unwrap_or_default();
-                let mut problems: Problems =
-                    serde_json::from_value(fetch["mapping_problems"].clone()).unwrap_or_default();
-                let sources: Vec<(String, String)> =
-                    serde_json::from_value(fetch["field_sources"].clone()).unwrap_or_default();
-                let mut outcome = raw.validate(&self.catalog);
-                if let Ok(proposal) = &outcome
-                    && !proposal.status.starts_integration()
-                {
-                    // The re-read proposal is what counts, not the notification.
-                    let mut p = Problems::new();
-                    p.add(
-                        "status",
-                        crate::problem::Code::Inconsistent,
-                        format!(
-                            "the proposal is '{}' in its source; only approved proposals are integrated",
-                            proposal.status
-                        ),
-                    );
-                    outcome = Err(p);
-                }
-                match outcome {
-                    Ok(proposal) if problems.is_empty() => {
+                match self.check_proposal(&raw, &journal) {
+                    Ok(_) if company.hold_for_review && !journal.contains_key(REVIEW_STEP) => {
+                        let now = self.clock.now();
+                        state.status = IntegrationStatus::Held;
+                        state.held_since = Some(now);
+                        state.step = Some(REVIEW_STEP.into());
+                        state.problems = Problems::new();
+                        let mut e = AuditEvent::new(
+                            now,
+                            Actor::System,
+                            "step.review",
+                            AuditOutcome::Held,
+                            format!(
+                                "held for review: company {} reviews every proposal before it is integrated",
+                                company.id
+                            ),
+                        );
+                        e.integration = Some(state.id);
+                        let mut change = Change::state(state.clone());
+                        change.audit.push(e);
+                        self.store.commit(change).await?;
+                        return Ok(RunOutcome::Held);
+                    }
+                    Ok(proposal) => {
                         let orders = proposal
                             .orders
                             .iter()
@@ -883,13 +1035,7 @@ impl Pipeline {
                         .await?;
                         v
                     }
-                    other => {
-                        if let Err(p) = other {
-                            problems.0.extend(p.0);
-                        }
-                        for (domain, source) in &sources {
-                            problems.trace_source(domain, source);
-                        }
+                    Err(problems) => {
                         let now = self.clock.now();
                         state.status = IntegrationStatus::Held;
                         state.held_since = Some(now);
@@ -1080,8 +1226,41 @@ impl Pipeline {
                 channels: order.channels,
             };
             let order_id = validated.orders[i].order;
+            if let Some(directive) = manual::latest_directive(&journal, i) {
+                // A person chose this order's server before the step ran.
+                let choice = self
+                    .apply_directive(state, i, order_id, demand, directive)
+                    .await?;
+                let server = choice.server.clone();
+                let summary = manual::summary(&choice);
+                let result = ServerChoiceWithOrder {
+                    order: order_id,
+                    choice,
+                };
+                self.commit_step(
+                    state,
+                    StepDone {
+                        key: &key,
+                        result: serde_json::to_value(&result).unwrap_or_default(),
+                        started,
+                        system: None,
+                        call: None,
+                        summary,
+                    },
+                    |_| {},
+                )
+                .await?;
+                chosen.push(server);
+                continue;
+            }
+            // A run that crashed between reserving and journaling left its reservation: keep
+            // that server (its room is already counted), never reserve a second one.
+            let kept = self.store.reservation(order_id).await?;
             let mut attempt = 0;
             let (server, decision) = loop {
+                if let Some(r) = &kept {
+                    break (r.server.clone(), self.decide(demand).await?);
+                }
                 attempt += 1;
                 let decision = self.decide(demand).await?;
                 let Some(server) = decision.chosen.clone() else {
@@ -1119,13 +1298,20 @@ impl Pipeline {
                     });
                 }
             };
-            let summary = decision.explain();
+            let summary = match &kept {
+                Some(_) => format!(
+                    "{server}: kept the reservation made before a restart (now: {})",
+                    decision.explain()
+                ),
+                None => decision.explain(),
+            };
             let result = ServerChoiceWithOrder {
                 order: order_id,
                 choice: ServerChoice {
                     server: server.clone(),
                     chosen_by: "automatic".into(),
                     decision,
+                    manual: None,
                 },
             };
             self.commit_step(
@@ -1400,13 +1586,25 @@ impl Pipeline {
     }
 
     /// Put a failed integration back to work (an operator, after a fix). Journaled steps are
-    /// kept, so it resumes where it stopped.
+    /// kept, so it resumes where it stopped. Needs `retry_integration`; the decision is
+    /// audited.
     pub async fn retry(&self, id: IntegrationId, actor: Actor) -> Result<(), PipelineError> {
-        let mut i = self
-            .store
-            .get(id)
-            .await?
-            .ok_or(PipelineError::NotFound(id))?;
+        let allowed = self
+            .authorize(&actor, crate::authz::Action::RetryIntegration, Some(id))
+            .await?;
+        self.as_person(id, vec![allowed], async |i, audit| {
+            self.retry_leased(i, actor, audit).await
+        })
+        .await
+    }
+
+    async fn retry_leased(
+        &self,
+        mut i: Integration,
+        actor: Actor,
+        audit: &mut Vec<AuditEvent>,
+    ) -> Result<(), PipelineError> {
+        let id = i.id;
         if i.status != IntegrationStatus::Failed {
             return Err(PipelineError::InvalidState {
                 id,
@@ -1423,23 +1621,38 @@ impl Pipeline {
         let mut e = AuditEvent::new(now, actor, "retry", AuditOutcome::Ok, "retry requested");
         e.integration = Some(id);
         let mut change = Change::state(i);
+        change.audit = std::mem::take(audit);
         change.audit.push(e);
         self.store.commit(change).await?;
         Ok(())
     }
 
     /// Cancel an integration that is not done, with a reason; reserved capacity is released.
+    /// Needs `cancel_integration`; the decision is audited. Refused with
+    /// [`PipelineError::Busy`] while a worker runs it.
     pub async fn cancel(
         &self,
         id: IntegrationId,
         actor: Actor,
         reason: &str,
     ) -> Result<(), PipelineError> {
-        let mut i = self
-            .store
-            .get(id)
-            .await?
-            .ok_or(PipelineError::NotFound(id))?;
+        let allowed = self
+            .authorize(&actor, crate::authz::Action::CancelIntegration, Some(id))
+            .await?;
+        self.as_person(id, vec![allowed], async |i, audit| {
+            self.cancel_leased(i, actor, reason, audit).await
+        })
+        .await
+    }
+
+    async fn cancel_leased(
+        &self,
+        mut i: Integration,
+        actor: Actor,
+        reason: &str,
+        audit: &mut Vec<AuditEvent>,
+    ) -> Result<(), PipelineError> {
+        let id = i.id;
         if matches!(
             i.status,
             IntegrationStatus::Done | IntegrationStatus::Cancelled
@@ -1469,6 +1682,7 @@ impl Pipeline {
         e.integration = Some(id);
         let mut change = Change::state(i);
         change.released = released;
+        change.audit = std::mem::take(audit);
         change.audit.push(e);
         self.store.commit(change).await?;
         Ok(())

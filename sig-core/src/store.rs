@@ -14,7 +14,8 @@
 //! - **Reservations are atomic**: [`Store::reserve`] checks room and reserves in one step, so
 //!   two orders cannot take the same last room; reserving again for the same order is a no-op.
 //! - **Claims lease work**: a claimed integration is not handed out again until its lease
-//!   expires (a crashed worker's work comes back).
+//!   expires (a crashed worker's work comes back); [`Store::lease`] takes the same lease on
+//!   one integration by id, for the operations people run.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -441,6 +442,18 @@ pub trait Store: Send + Sync {
         until: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Lease one integration by id, whatever its status, for an operation a person runs (an
+    /// edit, a resume, a manual server choice): like a claim, so no worker picks it up while
+    /// the operation reads and writes it. `None` when someone else holds an unexpired lease on
+    /// it (a worker is running it now); [`StoreError::NotFound`] when it does not exist.
+    /// Give it back with [`Store::unclaim`].
+    async fn lease(
+        &self,
+        id: IntegrationId,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Integration>, StoreError>;
+
     /// Apply a step's change in one transaction.
     async fn commit(&self, change: Change) -> Result<(), StoreError>;
 
@@ -626,6 +639,24 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn lease(
+        &self,
+        id: IntegrationId,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Integration>, StoreError> {
+        let mut m = self.lock();
+        let Some(i) = m.integrations.get(&id).cloned() else {
+            return Err(StoreError::NotFound(id));
+        };
+        if m.leases.get(&id).is_some_and(|l| *l > now) {
+            return Ok(None);
+        }
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        m.leases.insert(id, until);
+        Ok(Some(i))
     }
 
     async fn commit(&self, change: Change) -> Result<(), StoreError> {

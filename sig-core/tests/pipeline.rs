@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sig_core::config::{Catalog, Config, MapSecrets};
+use sig_core::authz::{Authorizer, Policy};
+use sig_core::config::{Catalog, Config, MapSecrets, Profile};
 use sig_core::domain::{Customer, ProposalStatus};
 use sig_core::ids::{CompanyId, CustomerId, ServerId};
 use sig_core::pipeline::{
@@ -266,7 +267,11 @@ fn world(sp1_lines: u32) -> World {
         Arc::new(catalog.clone()),
         Arc::new(SystemClock),
         settings,
-    );
+    )
+    .with_authorizer(Authorizer::new(
+        Policy::default(),
+        [("ana".parse().unwrap(), Profile::Admin)],
+    ));
     World {
         pipeline,
         store,
@@ -552,14 +557,22 @@ async fn exhausted_retries_fail_retryably_and_an_operator_can_retry() {
     let retry = w
         .store
         .audit(&AuditFilter {
-            actor: Some(ana),
+            actor: Some(ana.clone()),
             ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(retry.len(), 1);
+    let actions: Vec<&str> = retry.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["authz.retry_integration", "retry"],
+        "the decision and the retry"
+    );
     assert!(
-        w.pipeline.retry(integration, Actor::System).await.is_err(),
+        matches!(
+            w.pipeline.retry(integration, ana).await,
+            Err(sig_core::pipeline::PipelineError::InvalidState { .. })
+        ),
         "only failed ones are retried"
     );
 }

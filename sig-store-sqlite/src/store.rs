@@ -824,6 +824,40 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn lease(
+        &self,
+        id: IntegrationId,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Integration>, StoreError> {
+        let now_s = ts_saturating_floor(now);
+        let until = ts_saturating(
+            chrono::Duration::from_std(lease)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d)),
+        );
+        self.write("lease", move |conn| {
+            let what = format!("leasing integration {id}");
+            let tx = immediate(conn, &what)?;
+            let Some(current) = integration_by(&tx, "id = ?1", [id.to_string()], &what)? else {
+                return Err(StoreError::NotFound(id));
+            };
+            let taken = tx
+                .prepare_cached(
+                    "UPDATE integrations SET lease_until = ?2 \
+                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until <= ?3)",
+                )
+                .and_then(|mut st| st.execute(params![id.to_string(), until, now_s]))
+                .ctx(|| format!("{what}: updating"))?;
+            if taken == 0 {
+                return Ok(None);
+            }
+            commit_tx(tx, &what)?;
+            Ok(Some(current))
+        })
+        .await
+    }
+
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
         let id = change.integration.id;
         let values = integration_values(&change.integration)?;

@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use sig_core::config::Config;
 use sig_core::store::IntegrationFilter;
 
-use crate::report::{integration_report, kpis};
+use crate::report::{integration_links, integration_report, kpis, link_line};
 use crate::runtime::{Runtime, open_store};
 use crate::sandboxes::{DemoOptions, DemoSandboxes, GeneratedSecrets};
 use crate::{CliError, Outcome};
+use sig_core::links::{Link, LinkTargets};
 
 /// The demo's configuration, shipped in the repo.
 pub const DEMO_CONFIG: &str = include_str!("../../demo/sig.toml");
@@ -77,13 +78,15 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
         .list(&IntegrationFilter::default())
         .await
         .map_err(|e| CliError::Failed(format!("cannot read the store: {e}")))?;
+    let targets = LinkTargets::from_config(&config);
     let mut reports = Vec::new();
     for i in &all {
-        reports.push(
-            integration_report(store.as_ref(), i)
-                .await
-                .map_err(|e| CliError::Failed(format!("cannot read the store: {e}")))?,
-        );
+        let read = |e| CliError::Failed(format!("cannot read the store: {e}"));
+        let mut r = integration_report(store.as_ref(), i).await.map_err(read)?;
+        r.links = integration_links(store.as_ref(), i, &targets)
+            .await
+            .map_err(read)?;
+        reports.push(r);
     }
     reports.sort_by(|a, b| a.proposal.cmp(&b.proposal));
     let k = kpis(&all);
@@ -190,6 +193,11 @@ fn print_human(doc: &Value) {
                     p["message"].as_str().unwrap_or(""),
                     p["code"].as_str().unwrap_or("")
                 );
+            }
+            for l in r["links"].as_array().into_iter().flatten() {
+                if let Ok(l) = serde_json::from_value::<Link>(l.clone()) {
+                    println!("    → {}", link_line(&l));
+                }
             }
             if !r["failure"].is_null() {
                 println!(

@@ -1,7 +1,10 @@
 //! One module per `sig` subcommand.
 
+pub mod acting;
 pub mod demo;
+pub mod proposals;
 pub mod sandbox;
+pub mod servers;
 pub mod sync;
 pub mod validate;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::ids::{CompanyId, CustomerId, ServiceOrderId};
+use crate::ids::{CompanyId, CustomerId, IntegrationId, ServiceOrderId};
 use crate::problem::Code;
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -66,6 +66,7 @@ where
     reservations_are_atomic(make().await).await;
     commit_is_one_transaction(make().await).await;
     claims_lease_work(make().await).await;
+    a_lease_by_id_keeps_workers_away(make().await).await;
     list_filters(make().await).await;
     limit_state_and_audit(make().await).await;
 }
@@ -453,6 +454,82 @@ pub async fn claims_lease_work(store: Arc<dyn Store>) {
         .renew_leases(&[], t(2000))
         .await
         .expect("renew nothing");
+}
+
+/// A lease by id (a person's operation) and a worker's claim exclude each other; it works on
+/// any status, survives a commit that leaves the integration pending, and expires.
+pub async fn a_lease_by_id_keeps_workers_away(store: Arc<dyn Store>) {
+    let (a, _) = store
+        .intake(new_integration(1, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    let lease = Duration::from_secs(30);
+    let got = store.lease(a.id, t(1), lease).await.expect("lease");
+    assert_eq!(
+        got.map(|i| i.id),
+        Some(a.id),
+        "a free integration is leased"
+    );
+    assert!(
+        store
+            .claim(t(2), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a worker does not claim a leased integration"
+    );
+    assert!(
+        store
+            .lease(a.id, t(3), lease)
+            .await
+            .expect("lease")
+            .is_none(),
+        "a second lease is refused while the first holds"
+    );
+    let mut edited = a.clone();
+    edited.attempts = 0;
+    store.commit(Change::state(edited)).await.expect("commit");
+    assert!(
+        store
+            .claim(t(4), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a commit that leaves it pending keeps the lease"
+    );
+    store.unclaim(a.id).await.expect("unclaim");
+    let claimed = store.claim(t(5), lease, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1, "released, a worker claims it");
+    assert!(
+        store
+            .lease(a.id, t(6), lease)
+            .await
+            .expect("lease")
+            .is_none(),
+        "a person cannot lease what a worker holds"
+    );
+    assert!(
+        store
+            .lease(a.id, t(36), lease)
+            .await
+            .expect("lease")
+            .is_some(),
+        "an expired claim no longer holds"
+    );
+    let mut held = a.clone();
+    held.status = IntegrationStatus::Held;
+    store.commit(Change::state(held)).await.expect("commit");
+    let got = store.lease(a.id, t(37), lease).await.expect("lease");
+    assert_eq!(
+        got.map(|i| i.status),
+        Some(IntegrationStatus::Held),
+        "leaving pending ended the lease; a held integration can be leased"
+    );
+    store.unclaim(a.id).await.expect("unclaim");
+    match store.lease(IntegrationId::new(), t(38), lease).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("leasing an unknown integration: {other:?}"),
+    }
 }
 
 /// Filters select by status, time, company, newest first with a limit.
