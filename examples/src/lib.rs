@@ -1,14 +1,17 @@
 //! The `sig` command line as a library: each subcommand (`cmd`), the wiring from `sig.toml`
 //! to a running pipeline (`runtime`), the in-process sandboxes (`sandboxes`), the webhook
-//! endpoint (`webhook_http`) and the reports read through the store (`report`). The `sig`
+//! endpoint (`webhook_http`), the service around them (`serve`, with its metrics and health),
+//! structured logs (`logging`) and the reports read through the store (`report`). The `sig`
 //! binary is a thin `main` over it; workspace tests and benchmarks reuse the same pieces.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod cmd;
+pub mod logging;
 pub mod report;
 pub mod runtime;
 pub mod sandboxes;
+pub mod serve;
 pub mod webhook_http;
 
 /// How a command ended.

@@ -29,6 +29,12 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
     Demo(cmd::demo::Args),
+    /// Run SIG as a service: webhook endpoint, pipeline workers, reconciliation, health and
+    /// metrics, until SIGTERM/SIGINT.
+    Serve(cmd::serve::Args),
+    /// Look after integrations: list (failed and held are the dead-letter view), show, retry,
+    /// cancel.
+    Integrations(cmd::integrations::Args),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -47,6 +53,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Demo(args) => block_on(cmd::demo::run(args)),
+        Command::Serve(args) => block_on(cmd::serve::run(args)),
+        Command::Integrations(args) => block_on(cmd::integrations::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

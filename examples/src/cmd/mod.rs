@@ -1,6 +1,8 @@
 //! One module per `sig` subcommand.
 
 pub mod demo;
+pub mod integrations;
+pub mod serve;
 pub mod validate;
 
 /// The catalog of the shipped example configuration, used when no `--config` is given.
