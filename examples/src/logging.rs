@@ -75,8 +75,6 @@ impl Redactor {
                 re(r"(?:\+55\s?)?(?:\([0-9]{2}\)\s?|\b[0-9]{2}\s)9?[0-9]{4}[\s\-]?[0-9]{4}\b"),
                 mask_digits,
             ),
-            // Local phone numbers: 3456-7890, 99876-5432.
-            (re(r"\b9?[0-9]{4}-[0-9]{4}\b"), mask_digits),
             // CEP: 01304-001.
             (re(r"\b[0-9]{5}-[0-9]{3}\b"), mask_digits),
             // Bare CPF or mobile number (11 digits) and bare CNPJ (14 characters).
@@ -207,7 +205,7 @@ mod tests {
             // Too short to search for: it would mask ordinary words.
             SecretString::from("id"),
         ]);
-        let line = r#"{"msg":"failed for ana.souza@gmail.com cpf 529.982.247-25 / 52998224725, cnpj 12.ABC.345/01DE-35 and 12ABC34501DE35, phone (21) 99876-5432 or 11 3456-7000, cep 01304-001, key sk-live-98af7c","id":"0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b","erp_id":2485994209,"until":1764102085123,"at":"2026-11-25T21:21:25.123456789Z"}"#;
+        let line = r#"{"msg":"failed for ana.souza@gmail.com cpf 529.982.247-25 / 52998224725, cnpj 12.ABC.345/01DE-35 and 12ABC34501DE35, phone (21) 99876-5432 or 11 3456-7000, cep 01304-001, key sk-live-98af7c","id":"0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b","other":"01a214b0-1234-7890-90f1-0b411e274594","erp_id":2485994209,"until":1764102085123,"at":"2026-11-25T21:21:25.123456789Z"}"#;
         let out = r.redact(line);
         for leaked in [
             "ana.souza@gmail.com",
@@ -228,6 +226,7 @@ mod tests {
         // Ids, Omie codes, unix-ms instants and timestamps are left alone.
         for kept in [
             "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "01a214b0-1234-7890-90f1-0b411e274594",
             "2485994209",
             "1764102085123",
             "2026-11-25T21:21:25.123456789Z",

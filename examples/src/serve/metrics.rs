@@ -107,7 +107,7 @@ pub struct AccountLabels {
 /// Labels: an HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    /// The route template (`/webhooks/docsales/{account}/{token}`), never the path.
+    /// The route template (`/webhooks/docsales/:account/:token`), never the path.
     pub route: String,
     /// The response status.
     pub status: String,

@@ -256,8 +256,11 @@ impl Service {
             for h in &handles {
                 h.abort();
             }
-            for h in handles {
-                let _ = h.await;
+            // Let the aborted tasks be dropped before their leases are given back (their
+            // outputs may have been taken already, so they are watched, not awaited).
+            let settle = tokio::time::Instant::now() + Duration::from_secs(2);
+            while handles.iter().any(|h| !h.is_finished()) && tokio::time::Instant::now() < settle {
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             match self.runtime.pipeline.release_claims().await {
                 Ok(n) => released = n,
@@ -472,10 +475,11 @@ async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
 /// Count and log each request by its route template (a webhook path carries its secret token,
 /// so the path itself is never recorded).
 async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // `/webhooks/docsales/:account/:token`: braces in label values trip simple parsers.
+    let route = req.extensions().get::<MatchedPath>().map_or_else(
+        || "unmatched".to_owned(),
+        |p| p.as_str().replace('{', ":").replace('}', ""),
+    );
     let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
