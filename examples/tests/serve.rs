@@ -420,6 +420,31 @@ async fn reconciliation_takes_in_approved_proposals_no_notification_announced() 
             sample(s, "sig_integrations", &[("status", "done")]) == Some(5.0)
         })
         .await;
+    // A ServidorNext that answers 503: ready (notifications are still taken) but degraded.
+    env.sb
+        .next
+        .instance("sp1")
+        .unwrap()
+        .faults()
+        .set(vec![sig_sandbox::FaultSpec::always(
+            sig_sandbox::FaultKind::http_error(503),
+        )])
+        .unwrap();
+    let r = reqwest::get(format!("http://{}/readyz", serve.addr))
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    let sp1 = ready["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["target"] == "sp1")
+        .unwrap();
+    assert_eq!(sp1["healthy"], false, "{sp1}");
+    assert!(sp1["reason"].as_str().unwrap().contains("503"), "{sp1}");
+    env.sb.next.instance("sp1").unwrap().faults().clear();
     // Further passes find nothing new.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let s = serve.metrics().await;
@@ -506,4 +531,20 @@ async fn a_shutdown_that_runs_out_of_time_abandons_the_running_steps_and_gives_t
     assert_eq!(code, 0);
     let (_, duplicates) = env.upstream();
     assert_eq!(duplicates, 0);
+}
+
+#[test]
+fn a_bad_configuration_is_a_usage_error() {
+    let dir = TempDir::new("badconfig");
+    let path = dir.0.join("sig.toml");
+    std::fs::write(&path, "[serve]\nworkers = 0\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sig"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("serve.workers"), "{err}");
+    assert!(out.stdout.is_empty(), "no listening line");
 }
