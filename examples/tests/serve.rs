@@ -294,7 +294,10 @@ async fn sigterm_in_the_middle_of_the_load_loses_nothing_acknowledged() {
             let s = first.metrics().await;
             let done = sample(&s, "sig_integrations", &[("status", "done")]).unwrap_or(0.0);
             let pending = sample(&s, "sig_integrations", &[("status", "pending")]).unwrap_or(0.0);
-            if done >= 3.0 && pending >= 3.0 {
+            // Mid-way: some done and some still pending (or, on a machine fast enough to keep
+            // the queue empty, once 300 deliveries are in).
+            let acks = count.load(Ordering::SeqCst);
+            if done >= 1.0 && (pending >= 3.0 || acks >= 300) {
                 first.sigterm();
                 termed.store(true, Ordering::SeqCst);
                 at_term = summary(&s);
@@ -513,7 +516,7 @@ async fn a_shutdown_that_runs_out_of_time_abandons_the_running_steps_and_gives_t
     );
     let elapsed = stopped["elapsed_ms"].as_u64().unwrap();
     assert!(
-        (1_000..5_000).contains(&elapsed),
+        (1_000..8_000).contains(&elapsed),
         "stopped at the 1 s bound, not after the 60 s call: {stopped}"
     );
 

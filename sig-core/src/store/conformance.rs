@@ -527,16 +527,6 @@ pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
     assert_eq!(late, vec![e2]);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_store_conforms() {
-        run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
-    }
-}
-
 /// [`Store::counts`] counts each status and finds the oldest pending integration.
 pub async fn counts_match_the_integrations(store: Arc<dyn Store>) {
     assert_eq!(
@@ -587,4 +577,14 @@ pub async fn counts_match_the_integrations(store: Arc<dyn Store>) {
         IntegrationCounts::of(&listed),
         "the same as counting the list"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_conforms() {
+        run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+    }
 }
