@@ -1,15 +1,18 @@
 //! The `sig` command line as a library: each subcommand (`cmd`), the wiring from `sig.toml`
 //! to a running pipeline (`runtime`), the in-process sandboxes (`sandboxes`), the webhook
-//! endpoint (`webhook_http`) and the reports read through the store (`report`). The `sig`
+//! endpoint (`webhook_http`), the service around them (`serve`, with its metrics and health),
+//! structured logs (`logging`) and the reports read through the store (`report`). The `sig`
 //! binary is a thin `main` over it; workspace tests and benchmarks reuse the same pieces.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod cmd;
+pub mod logging;
 pub mod report;
 pub mod runtime;
 pub mod sample;
 pub mod sandboxes;
+pub mod serve;
 pub mod webhook_http;
 
 /// How a command ended.
@@ -31,8 +34,9 @@ pub enum CliError {
     Failed(String),
 }
 
-/// Resolves on SIGINT or SIGTERM (what stops `sig sync`, `sig sandbox` and `sig serve`).
-pub async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM with the signal's name (what stops `sig sync`,
+/// `sig sandbox` and `sig serve`).
+pub async fn shutdown_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -48,8 +52,8 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        _ = ctrl_c => "SIGINT",
+        _ = term => "SIGTERM",
     }
 }
 

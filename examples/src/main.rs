@@ -37,6 +37,12 @@ enum Command {
     Proposals(cmd::proposals::Args),
     /// Choose a ServidorNext by hand (`choose`).
     Servers(cmd::servers::Args),
+    /// Run SIG as a service: webhook endpoint, pipeline workers, reconciliation, health and
+    /// metrics, until SIGTERM/SIGINT.
+    Serve(cmd::serve::Args),
+    /// Look after integrations: list (failed and held are the dead-letter view), show, retry,
+    /// cancel.
+    Integrations(cmd::integrations::Args),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -64,6 +70,8 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => block_on(cmd::sandbox::run(args)),
         Command::Proposals(args) => block_on(cmd::proposals::run(args)),
         Command::Servers(args) => block_on(cmd::servers::run(args)),
+        Command::Serve(args) => block_on(cmd::serve::run(args)),
+        Command::Integrations(args) => block_on(cmd::integrations::run(args)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sig_core::authz::Authorizer;
 use sig_core::config::{Config, StoreConfig};
-use sig_core::ids::AccountId;
+use sig_core::ids::{AccountId, CompanyId};
 use sig_core::pipeline::{
     CompanyHandle, Pipeline, ServerHandle, ServerInfo, Settings, SystemClock,
 };
@@ -28,6 +28,10 @@ pub struct Runtime {
     pub pipeline: Arc<Pipeline>,
     /// The Omie ports by account (their breaker state is persisted).
     pub omie: BTreeMap<AccountId, Arc<OmieErp>>,
+    /// Each company's DocSales source (reconciliation, readiness).
+    pub sources: BTreeMap<CompanyId, Arc<DocSalesSource>>,
+    /// The ServidorNext clients (readiness probes).
+    pub servers: Vec<ServerHandle>,
 }
 
 /// The store key under which an Omie account's breaker state is kept.
@@ -93,6 +97,7 @@ impl Runtime {
             );
         }
         let mut companies = Vec::new();
+        let mut sources = BTreeMap::new();
         for c in &config.companies {
             let erp = omie.get(&c.omie_account).cloned().ok_or_else(|| {
                 CliError::Usage(format!(
@@ -100,10 +105,11 @@ impl Runtime {
                     c.id, c.omie_account
                 ))
             })?;
-            let source = docsales
-                .get(&c.docsales_account)
-                .cloned()
-                .map(|s| s as Arc<dyn ProposalSource>);
+            let ds = docsales.get(&c.docsales_account).cloned();
+            if let Some(s) = &ds {
+                sources.insert(c.id.clone(), s.clone());
+            }
+            let source = ds.map(|s| s as Arc<dyn ProposalSource>);
             companies.push(CompanyHandle {
                 id: c.id.clone(),
                 hold_for_review: c.hold_for_review,
@@ -125,7 +131,7 @@ impl Runtime {
             Pipeline::new(
                 store.clone(),
                 companies,
-                servers,
+                servers.clone(),
                 catalog,
                 Arc::new(SystemClock),
                 settings,
@@ -136,6 +142,8 @@ impl Runtime {
             store,
             pipeline,
             omie,
+            sources,
+            servers,
         })
     }
 

@@ -188,6 +188,8 @@ struct ConfigFile {
     pipeline: PipelineFile,
     #[serde(default)]
     authz: AuthzFile,
+    #[serde(default)]
+    serve: ServeConfig,
 }
 
 /// `[pipeline]`: tuning of the integration workers; every key is optional.
@@ -372,6 +374,46 @@ pub struct Config {
     pub policy: crate::authz::Policy,
     /// Link templates per Omie account and server (`links.customer = "…"`).
     pub links: crate::links::LinkTemplates,
+    /// How `sig serve` runs.
+    pub serve: ServeConfig,
+}
+
+/// How `sig serve` runs: the `[serve]` section, every key optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address the HTTP endpoints listen on (webhooks, health, metrics); `--listen` overrides
+    /// it. Default `127.0.0.1:8080`.
+    pub listen: std::net::SocketAddr,
+    /// Pipeline workers, each claiming and running due integrations. Default 2.
+    pub workers: usize,
+    /// Integrations each worker runs at once. Default 8.
+    pub concurrency: usize,
+    /// How long an idle worker waits before looking for due work again, ms. Default 500.
+    pub poll_interval_ms: u64,
+    /// How often approved proposals are listed from each DocSales account and taken in
+    /// (reconciliation, for notifications that never arrived), s; 0 turns it off.
+    /// Default 300.
+    pub reconcile_interval_s: u64,
+    /// How long a shutdown (SIGTERM, SIGINT) may take before running steps are abandoned
+    /// (their leases given back), s. Default 30.
+    pub shutdown_timeout_s: u64,
+    /// Timeout of each upstream probe behind `/readyz`, ms. Default 2000.
+    pub health_timeout_ms: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 2,
+            concurrency: 8,
+            poll_interval_ms: 500,
+            reconcile_interval_s: 300,
+            shutdown_timeout_s: 30,
+            health_timeout_ms: 2000,
+        }
+    }
 }
 
 /// The store SIG keeps its state in.
@@ -1057,6 +1099,18 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
             }
         }
     };
+    let serve = file.serve;
+    for (field, value) in [
+        ("workers", serve.workers as u64),
+        ("concurrency", serve.concurrency as u64),
+        ("poll_interval_ms", serve.poll_interval_ms),
+        ("shutdown_timeout_s", serve.shutdown_timeout_s),
+        ("health_timeout_ms", serve.health_timeout_ms),
+    ] {
+        if value == 0 {
+            p.add(format!("serve.{field}"), Code::OutOfRange, "at least 1");
+        }
+    }
 
     Config {
         store,
@@ -1069,6 +1123,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         pipeline,
         policy,
         links,
+        serve,
     }
 }
 
@@ -1199,6 +1254,46 @@ profile = "admin"
             "trunk-10"
         );
         assert!(cfg.catalog.resolve("nope").is_none());
+    }
+
+    #[test]
+    fn serve_section_defaults_overrides_and_bad_values() {
+        let cfg = Config::from_toml(GOOD, Path::new("."), &secrets()).unwrap();
+        assert_eq!(cfg.serve, ServeConfig::default());
+        assert_eq!(cfg.omie_accounts[&"acme".parse().unwrap()].time_scale, 1.0);
+        let text = format!(
+            "{GOOD}\n[serve]\nlisten = \"0.0.0.0:9000\"\nworkers = 3\nreconcile_interval_s = 0\n"
+        )
+        .replace(
+            r#"app_secret = { env = "OMIE_SECRET" }"#,
+            "app_secret = { env = \"OMIE_SECRET\" }\ntime_scale = 0.01",
+        );
+        let cfg = Config::from_toml(&text, Path::new("."), &secrets()).unwrap();
+        assert_eq!(cfg.serve.listen.port(), 9000);
+        assert_eq!((cfg.serve.workers, cfg.serve.reconcile_interval_s), (3, 0));
+        assert_eq!(cfg.serve.concurrency, ServeConfig::default().concurrency);
+        assert_eq!(cfg.omie_accounts[&"acme".parse().unwrap()].time_scale, 0.01);
+
+        let bad = format!("{GOOD}\n[serve]\nworkers = 0\n").replace(
+            r#"app_secret = { env = "OMIE_SECRET" }"#,
+            "app_secret = { env = \"OMIE_SECRET\" }\ntime_scale = 2.0",
+        );
+        let ConfigError::Invalid(p) =
+            Config::from_toml(&bad, Path::new("."), &secrets()).unwrap_err()
+        else {
+            panic!("expected validation problems")
+        };
+        let fields: Vec<&str> = p.0.iter().map(|x| x.field.as_str()).collect();
+        assert!(fields.contains(&"serve.workers"), "{fields:?}");
+        assert!(
+            fields.contains(&"accounts.omie.acme.time_scale"),
+            "{fields:?}"
+        );
+        let typo = format!("{GOOD}\n[serve]\nworker = 2\n");
+        assert!(
+            Config::from_toml(&typo, Path::new("."), &secrets()).is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]

@@ -25,13 +25,28 @@
 //! [`Actor`], asks the [`Authorizer`] (set with [`Pipeline::with_authorizer`]) and audits the
 //! decision, allowed or denied; a company with `hold_for_review` holds every valid proposal
 //! (step `review`) until a person resumes or edits it. See the `manual` module's docs.
+//!
+//! **Observability.** Each run is a `tracing` span `integration` (id, company, source) and each
+//! step a span `step` inside it (the upstream clients' own events land in it). Every step's
+//! end is one event with target [`STEP_EVENT_TARGET`] and the fields `step` (the key), `kind`
+//! (the key without its indexes: `contract`, `line`), `outcome` (`ok`, `held`, `retrying`,
+//! `failed`), `duration_ms` (for `ok`), `system` and `call` — what logs show and what a metrics
+//! layer counts. Events carry ids, never personal data or secrets.
+//!
+//! **Draining.** [`Pipeline::drain`] stops a pipeline gracefully: no new claim, integrations
+//! not started yet are given back, and a running one stops after its current step is journaled
+//! (parked: still pending, lease released), so another process picks it up where it stopped.
+//! [`Pipeline::release_claims`] gives back whatever was claimed and not finished when the
+//! caller had to abandon runs (a shutdown deadline).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::authz::{Authorizer, Denied};
 use crate::choice::{self, Candidate, Decision, Demand};
@@ -52,6 +67,9 @@ use crate::store::{
 
 mod manual;
 pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
+
+/// The `tracing` target of the one event each step's end emits (see the module docs).
+pub const STEP_EVENT_TARGET: &str = "sig::step";
 
 /// The time source (a port, so time-dependent rules are testable).
 pub trait Clock: Send + Sync {
@@ -328,8 +346,10 @@ pub struct Pipeline {
     authorizer: Arc<Authorizer>,
     customer_locks: Mutex<HashMap<CustomerId, Arc<tokio::sync::Mutex<()>>>>,
     health: Mutex<HashMap<ServerId, (Instant, Option<String>)>>,
-    /// Integrations this process is running now.
-    running: Mutex<BTreeSet<IntegrationId>>,
+    /// Set by [`Pipeline::drain`].
+    draining: AtomicBool,
+    /// Integrations this pipeline claimed and has not finished with (given back on a drain).
+    claimed: Mutex<HashSet<IntegrationId>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -357,6 +377,8 @@ enum StepError {
         reason: String,
     },
     Store(StoreError),
+    /// The pipeline is draining: stop after the step just journaled.
+    Parked,
 }
 
 impl From<StoreError> for StepError {
@@ -378,6 +400,8 @@ pub enum RunOutcome {
     Failed,
     /// Nothing to do (not pending).
     Skipped,
+    /// Stopped by a drain between steps (or before starting): still pending, lease released.
+    Parked,
 }
 
 /// A failpoint behind an upstream effect: records the effect for the crash-test callback
@@ -422,7 +446,8 @@ impl Pipeline {
             authorizer: Arc::new(Authorizer::default()),
             customer_locks: Mutex::new(HashMap::new()),
             health: Mutex::new(HashMap::new()),
-            running: Mutex::new(BTreeSet::new()),
+            draining: AtomicBool::new(false),
+            claimed: Mutex::new(HashSet::new()),
         }
     }
 
@@ -437,6 +462,40 @@ impl Pipeline {
     /// The authorizer.
     pub fn authorizer(&self) -> &Authorizer {
         &self.authorizer
+    }
+
+    /// Stop gracefully: claim nothing more, give back claimed integrations not started yet,
+    /// and park running ones after their current step (see the module docs). Irreversible.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Pipeline::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Integrations claimed by this pipeline whose run has not ended (in flight or waiting
+    /// for a turn).
+    pub fn in_flight(&self) -> Vec<IntegrationId> {
+        let mut v: Vec<_> = self.claimed_set().iter().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// Give back (unclaim) every integration this pipeline claimed and did not finish — for a
+    /// caller that abandoned runs (dropped `run_due` futures at a shutdown deadline). Returns
+    /// how many leases were released.
+    pub async fn release_claims(&self) -> Result<usize, StoreError> {
+        let ids: Vec<IntegrationId> = self.claimed_set().drain().collect();
+        for id in &ids {
+            self.store.unclaim(*id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    fn claimed_set(&self) -> std::sync::MutexGuard<'_, HashSet<IntegrationId>> {
+        self.claimed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The store.
@@ -508,6 +567,9 @@ impl Pipeline {
     /// heartbeat): a worker that dies stops renewing, so its work comes back to any worker one
     /// lease later, while a slow step in a live worker never loses its integration to another.
     pub async fn run_due(&self) -> Result<usize, PipelineError> {
+        if self.is_draining() {
+            return Ok(0);
+        }
         let batch = self
             .store
             .claim(
@@ -516,11 +578,11 @@ impl Pipeline {
                 self.settings.concurrency.max(1) * 4,
             )
             .await?;
-        // An integration this process is already running (its lease renewed meanwhile by
-        // another batch) is never run twice at once.
+        // An integration this pipeline is already running (claimed again after its lease was
+        // renewed by another batch) is never run twice at once.
         let batch: Vec<Integration> = {
-            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            batch.into_iter().filter(|i| running.insert(i.id)).collect()
+            let mut claimed = self.claimed_set();
+            batch.into_iter().filter(|i| claimed.insert(i.id)).collect()
         };
         let n = batch.len();
         if n == 0 {
@@ -534,18 +596,23 @@ impl Pipeline {
             let sem = sem.clone();
             runs.push(async move {
                 let id = i.id;
-                let r = match sem.acquire().await {
-                    Ok(_permit) => self.run(i).await,
-                    Err(_) => Err(StoreError::Unavailable("shutting down".into()).into()),
+                let permit = sem.acquire().await;
+                let r = if self.is_draining() || permit.is_err() {
+                    // Not started: give it back for another process.
+                    self.store
+                        .unclaim(id)
+                        .await
+                        .map(|()| RunOutcome::Parked)
+                        .map_err(Into::into)
+                } else {
+                    self.run(i).await
                 };
+                drop(permit);
                 if r.is_err() {
                     // Leave nothing leased on a store failure; the next claim retries it.
                     let _ = self.store.unclaim(id).await;
                 }
-                self.running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
+                self.claimed_set().remove(&id);
                 r
             });
         }
@@ -556,13 +623,7 @@ impl Pipeline {
             tokio::select! {
                 r = &mut work => break r,
                 _ = tokio::time::sleep(every) => {
-                    let ids: Vec<IntegrationId> = self
-                        .running
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .iter()
-                        .copied()
-                        .collect();
+                    let ids: Vec<IntegrationId> = self.claimed_set().iter().copied().collect();
                     let until = self.clock.now()
                         + chrono::Duration::from_std(self.settings.lease)
                             .unwrap_or(chrono::Duration::MAX);
@@ -628,6 +689,11 @@ impl Pipeline {
                 };
                 for key in page.keys {
                     out.seen += 1;
+                    // Known ones are found with a read, not a write transaction.
+                    if self.store.find_by_source(&key).await?.is_some() {
+                        out.known += 1;
+                        continue;
+                    }
                     match self
                         .intake(
                             &company.id,
@@ -652,8 +718,28 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Run one integration as far as it goes now.
+    /// Run one integration as far as it goes now, in its `integration` span.
     pub async fn run(&self, integration: Integration) -> Result<RunOutcome, PipelineError> {
+        let span = tracing::info_span!(
+            "integration",
+            id = %integration.id,
+            company = %integration.company,
+            account = %integration.source.account,
+            proposal = %integration.source.proposal_id,
+        );
+        async move {
+            let r = self.run_inner(integration).await;
+            match &r {
+                Ok(outcome) => tracing::debug!(outcome = ?outcome, "integration run ended"),
+                Err(e) => tracing::error!(error = %e, "integration run stopped by the store"),
+            }
+            r
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run_inner(&self, integration: Integration) -> Result<RunOutcome, PipelineError> {
         if integration.status != IntegrationStatus::Pending {
             return Ok(RunOutcome::Skipped);
         }
@@ -662,6 +748,11 @@ impl Pipeline {
         match self.steps(&mut state).await {
             Ok(outcome) => Ok(outcome),
             Err(StepError::Store(e)) => Err(e.into()),
+            Err(StepError::Parked) => {
+                self.store.unclaim(id).await?;
+                tracing::info!(step = ?state.step, "integration parked: the pipeline is draining");
+                Ok(RunOutcome::Parked)
+            }
             Err(StepError::Upstream { step, error }) => {
                 // Re-read: the state may have advanced before the failing step.
                 let mut state = self
@@ -678,6 +769,15 @@ impl Pipeline {
                 system,
                 reason,
             }) => {
+                tracing::warn!(
+                    target: STEP_EVENT_TARGET,
+                    step = %step,
+                    kind = step_kind(&step),
+                    outcome = "failed",
+                    system = system.map(|s| s.to_string()),
+                    error = %reason,
+                    "step failed"
+                );
                 let mut state = self
                     .store
                     .get(id)
@@ -719,7 +819,21 @@ impl Pipeline {
             "kind": error.kind, "status": error.status, "code": error.code,
             "maybe_applied": error.maybe_applied, "attempt": state.attempts,
         });
-        if error.is_retryable() && state.attempts < self.settings.max_attempts {
+        let retrying = error.is_retryable() && state.attempts < self.settings.max_attempts;
+        tracing::warn!(
+            target: STEP_EVENT_TARGET,
+            step = %step,
+            kind = step_kind(&step),
+            outcome = if retrying { "retrying" } else { "failed" },
+            system = %error.system,
+            call = %error.call,
+            error_kind = ?error.kind,
+            status = error.status,
+            attempt = state.attempts,
+            error = %reason,
+            "step failed"
+        );
+        if retrying {
             let backoff = self.backoff(state.attempts);
             let wait = error.retry_after.map_or(backoff, |w| w.max(backoff));
             state.next_attempt_at =
@@ -756,6 +870,14 @@ impl Pipeline {
     }
 
     async fn fail(&self, state: &mut Integration, failure: Failure) -> Result<(), StoreError> {
+        tracing::warn!(
+            step = %failure.step,
+            system = ?failure.system,
+            code = ?failure.code,
+            retryable = failure.retryable,
+            reason = %failure.reason,
+            "integration failed"
+        );
         let now = self.clock.now();
         let journal = self.store.journal(state.id).await?;
         // Release capacity reserved but not provisioned (a permanent failure).
@@ -801,7 +923,7 @@ impl Pipeline {
         state: &mut Integration,
         done: StepDone<'_>,
         extra: impl FnOnce(&mut Change),
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StepError> {
         let StepDone {
             key,
             result,
@@ -810,6 +932,7 @@ impl Pipeline {
             call,
             summary,
         } = done;
+        let span = started.span.clone();
         let now = self.clock.now();
         let duration_ms = started.elapsed().as_millis() as u64;
         state.step = Some(key.to_owned());
@@ -837,7 +960,26 @@ impl Pipeline {
         });
         change.audit.push(e);
         extra(&mut change);
-        self.store.commit(change).await
+        async {
+            self.store.commit(change).await?;
+            tracing::info!(
+                target: STEP_EVENT_TARGET,
+                step = key,
+                kind = step_kind(key),
+                outcome = "ok",
+                duration_ms,
+                system = system.map(|s| s.to_string()),
+                call,
+                "step done"
+            );
+            Ok::<(), StoreError>(())
+        }
+        .instrument(span)
+        .await?;
+        if self.is_draining() {
+            return Err(StepError::Parked);
+        }
+        Ok(())
     }
 
     fn customer_lock(&self, id: CustomerId) -> Arc<tokio::sync::Mutex<()>> {
@@ -857,7 +999,7 @@ impl Pipeline {
         state: &mut Integration,
         company: &CompanyHandle,
     ) -> Result<(), StepError> {
-        let started = Instant::now();
+        let started = StepStart::new("fetch");
         let mut field_sources = Vec::new();
         let mut mapping_problems = Problems::new();
         let mut fetched = false;
@@ -866,6 +1008,7 @@ impl Pipeline {
             (None, Some(src)) => {
                 let sp = src
                     .fetch(&state.source.proposal_id)
+                    .instrument(started.span())
                     .await
                     .map_err(|error| StepError::Upstream {
                         error: Box::new(error),
@@ -981,7 +1124,7 @@ impl Pipeline {
             Some(e) => serde_json::from_value(e.result.clone())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => {
-                let started = Instant::now();
+                let started = StepStart::new("validate");
                 let raw = state.raw.clone().unwrap_or_default();
                 match self.check_proposal(&raw, &journal) {
                     Ok(_) if company.hold_for_review && !journal.contains_key(REVIEW_STEP) => {
@@ -1049,6 +1192,14 @@ impl Pipeline {
                         );
                         e.integration = Some(state.id);
                         e.details = serde_json::json!({"problems": problems});
+                        tracing::info!(
+                            target: STEP_EVENT_TARGET,
+                            step = "validate",
+                            kind = "validate",
+                            outcome = "held",
+                            problems = problems.len(),
+                            "step held the integration for a person"
+                        );
                         state.problems = problems;
                         let mut change = Change::state(state.clone());
                         change.audit.push(e);
@@ -1068,7 +1219,7 @@ impl Pipeline {
                     .customer
             }
             None => {
-                let started = Instant::now();
+                let started = StepStart::new("customer");
                 let id = self
                     .store
                     .customer_id_for(&state.company, &proposal.customer.tax_id, CustomerId::new())
@@ -1100,11 +1251,12 @@ impl Pipeline {
             None => {
                 let lock = self.customer_lock(customer_id);
                 let _g = lock.lock().await;
-                let started = Instant::now();
+                let started = StepStart::new("erp_customer");
                 let links = self.store.customer_links(customer_id).await?;
                 let c = company
                     .erp
                     .upsert_customer(customer_id, &proposal.customer, links.erp_id)
+                    .instrument(started.span())
                     .await
                     .map_err(|error| StepError::Upstream {
                         error: Box::new(error),
@@ -1156,7 +1308,7 @@ impl Pipeline {
             if journal.contains_key(&key) {
                 continue;
             }
-            let started = Instant::now();
+            let started = StepStart::new(&key);
             let plan = self
                 .catalog
                 .plan(&order.plan)
@@ -1174,6 +1326,7 @@ impl Pipeline {
             let c: ErpContract = company
                 .erp
                 .ensure_contract(&erp_customer, &req)
+                .instrument(started.span())
                 .await
                 .map_err(|error| StepError::Upstream {
                     error: Box::new(error),
@@ -1219,7 +1372,7 @@ impl Pipeline {
                 chosen.push(c.choice.server);
                 continue;
             }
-            let started = Instant::now();
+            let started = StepStart::new(&key);
             let demand = Demand {
                 area_code: order.area_code,
                 lines: order.sip_lines,
@@ -1262,7 +1415,7 @@ impl Pipeline {
                     break (r.server.clone(), self.decide(demand).await?);
                 }
                 attempt += 1;
-                let decision = self.decide(demand).await?;
+                let decision = self.decide(demand).instrument(started.span()).await?;
                 let Some(server) = decision.chosen.clone() else {
                     return Err(StepError::Permanent {
                         step: key,
@@ -1344,11 +1497,12 @@ impl Pipeline {
             }
             let lock = self.customer_lock(customer_id);
             let _g = lock.lock().await;
-            let started = Instant::now();
+            let started = StepStart::new(&key);
             let handle = self.server(server).map_err(StepError::Store)?;
             let vc = handle
                 .platform
                 .ensure_customer(customer_id, &proposal.customer)
+                .instrument(started.span())
                 .await
                 .map_err(|error| StepError::Upstream {
                     error: Box::new(error),
@@ -1406,7 +1560,7 @@ impl Pipeline {
                     }
                     continue;
                 }
-                let started = Instant::now();
+                let started = StepStart::new(&key);
                 let req = LineRequest {
                     line_id: *line_id,
                     order_id: validated.orders[i].order,
@@ -1417,6 +1571,7 @@ impl Pipeline {
                 let line = handle
                     .platform
                     .ensure_line(vc, &req)
+                    .instrument(started.span())
                     .await
                     .map_err(|error| StepError::Upstream {
                         error: Box::new(error),
@@ -1470,7 +1625,7 @@ impl Pipeline {
                         reason: "a DID needs a line to ring, and the order has none".into(),
                     });
                 };
-                let started = Instant::now();
+                let started = StepStart::new(&key);
                 let req = DidRequest {
                     did_id: *did_id,
                     number: order.dids[j],
@@ -1480,6 +1635,7 @@ impl Pipeline {
                 let did: VoipDid = handle
                     .platform
                     .ensure_did(vc, &req)
+                    .instrument(started.span())
                     .await
                     .map_err(|error| StepError::Upstream {
                         error: Box::new(error),
@@ -1693,10 +1849,39 @@ impl Pipeline {
 struct StepDone<'a> {
     key: &'a str,
     result: serde_json::Value,
-    started: Instant,
+    started: StepStart,
     system: Option<System>,
     call: Option<&'a str>,
     summary: String,
+}
+
+/// When a step started, and its span (upstream calls run in it; its end event is emitted in it).
+struct StepStart {
+    at: Instant,
+    span: tracing::Span,
+}
+
+impl StepStart {
+    fn new(key: &str) -> Self {
+        StepStart {
+            at: Instant::now(),
+            span: tracing::info_span!("step", step = key),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.at.elapsed()
+    }
+
+    fn span(&self) -> tracing::Span {
+        self.span.clone()
+    }
+}
+
+/// A step key without its indexes (`contract:1` → `contract`, `line:0:2` → `line`): the step's
+/// kind, for metrics labels.
+pub fn step_kind(key: &str) -> &str {
+    key.split(':').next().unwrap_or(key)
 }
 
 /// The `customer` step's result.

@@ -10,6 +10,14 @@
 //! after a crash or an ambiguous failure finds instead of duplicating. Failures are an
 //! [`UpstreamError`] that says which system and call failed, whether the request may have been
 //! applied upstream, and whether retrying can help.
+//!
+//! **Observing upstream calls.** Each client emits one `tracing` event per HTTP attempt (and
+//! per call it refuses to make, such as an Omie call inside a misuse block) with target
+//! [`UPSTREAM_EVENT_TARGET`] at DEBUG level and these fields: `system` ([`System`]'s name),
+//! `call` (the vendor's call name), `outcome` (`ok`, or the error kind:
+//! [`UPSTREAM_ERROR_KINDS`]), `status` (HTTP status, when there was an answer) and
+//! `elapsed_ms`. Metrics count these events (a `tracing` layer), so no client depends on a
+//! metrics library; the events carry no record data.
 
 use std::fmt;
 use std::time::Duration;
@@ -23,6 +31,30 @@ use crate::ids::{CustomerId, DidId, LineId, ServerId, ServiceOrderId};
 use crate::problem::Problems;
 use crate::raw::RawProposal;
 use crate::taxid::TaxId;
+
+/// The `tracing` target of the per-attempt upstream call event (see the module docs).
+pub const UPSTREAM_EVENT_TARGET: &str = "sig::upstream";
+
+/// The `outcome` values an upstream call event may carry besides `ok`: `rate_limited` (HTTP
+/// 429), `redundant` (Omie REDUNDANT), `busy` (Omie method busy), `misuse_block` (Omie opened
+/// a misuse block), `blocked` (no call made: a block is open), `timeout`, `transport`
+/// (connection refused or reset), `server_error` (5xx), `unauthorized`, `not_found`,
+/// `rejected` (the upstream refused the data), `decode` (an unreadable answer), `other`.
+pub const UPSTREAM_ERROR_KINDS: [&str; 13] = [
+    "rate_limited",
+    "redundant",
+    "busy",
+    "misuse_block",
+    "blocked",
+    "timeout",
+    "transport",
+    "server_error",
+    "unauthorized",
+    "not_found",
+    "rejected",
+    "decode",
+    "other",
+];
 
 /// An outside system SIG talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

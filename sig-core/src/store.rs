@@ -364,6 +364,77 @@ pub struct IntegrationFilter {
     pub limit: Option<usize>,
 }
 
+/// How many integrations there are in each status, and when the oldest pending one was
+/// received: what metrics and health views read often, without loading the integrations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationCounts {
+    /// Pending (received or in progress, including those waiting for a retry).
+    pub pending: u64,
+    /// Held for a person.
+    pub held: u64,
+    /// Done.
+    pub done: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+    /// When the oldest pending integration was received (`None` when none is pending).
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+impl IntegrationCounts {
+    /// Count a set of integrations.
+    pub fn of<'a>(all: impl IntoIterator<Item = &'a Integration>) -> Self {
+        let mut c = IntegrationCounts::default();
+        for i in all {
+            c.add(i.status, 1);
+            if i.status == IntegrationStatus::Pending {
+                c.oldest_pending = Some(
+                    c.oldest_pending
+                        .map_or(i.received_at, |o| o.min(i.received_at)),
+                );
+            }
+        }
+        c
+    }
+
+    /// Add `n` integrations in `status`.
+    pub fn add(&mut self, status: IntegrationStatus, n: u64) {
+        match status {
+            IntegrationStatus::Pending => self.pending += n,
+            IntegrationStatus::Held => self.held += n,
+            IntegrationStatus::Done => self.done += n,
+            IntegrationStatus::Failed => self.failed += n,
+            IntegrationStatus::Cancelled => self.cancelled += n,
+        }
+    }
+
+    /// How many are in `status`.
+    pub fn get(&self, status: IntegrationStatus) -> u64 {
+        match status {
+            IntegrationStatus::Pending => self.pending,
+            IntegrationStatus::Held => self.held,
+            IntegrationStatus::Done => self.done,
+            IntegrationStatus::Failed => self.failed,
+            IntegrationStatus::Cancelled => self.cancelled,
+        }
+    }
+
+    /// Every integration ever taken in (each status counted once).
+    pub fn total(&self) -> u64 {
+        self.pending + self.held + self.done + self.failed + self.cancelled
+    }
+}
+
+/// Every status, in lifecycle order.
+pub const STATUSES: [IntegrationStatus; 5] = [
+    IntegrationStatus::Pending,
+    IntegrationStatus::Held,
+    IntegrationStatus::Done,
+    IntegrationStatus::Failed,
+    IntegrationStatus::Cancelled,
+];
+
 /// Filters for reading the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -420,6 +491,13 @@ pub trait Store: Send + Sync {
 
     /// Integrations matching a filter.
     async fn list(&self, filter: &IntegrationFilter) -> Result<Vec<Integration>, StoreError>;
+
+    /// How many integrations are in each status, and the oldest pending one. The default
+    /// reads every integration; stores override it with an aggregate query.
+    async fn counts(&self) -> Result<IntegrationCounts, StoreError> {
+        let all = self.list(&IntegrationFilter::default()).await?;
+        Ok(IntegrationCounts::of(&all))
+    }
 
     /// Claim up to `max` pending integrations due at `now`, leasing them until `now + lease`.
     async fn claim(

@@ -670,3 +670,183 @@ async fn two_proposals_of_one_customer_share_it_everywhere() {
     );
     let _ = &w.catalog;
 }
+
+/// An ERP whose customer upsert waits at a gate: the test sees the call start and decides
+/// when it ends.
+struct GatedErp {
+    inner: Arc<FakeErp>,
+    entered: tokio::sync::Semaphore,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl Erp for GatedErp {
+    async fn upsert_customer(
+        &self,
+        id: CustomerId,
+        c: &Customer,
+        known: Option<i64>,
+    ) -> Result<ErpCustomer, UpstreamError> {
+        self.entered.add_permits(1);
+        self.gate.acquire().await.unwrap().forget();
+        self.inner.upsert_customer(id, c, known).await
+    }
+    async fn find_customer(
+        &self,
+        l: &CustomerLookup,
+    ) -> Result<Option<ErpCustomer>, UpstreamError> {
+        self.inner.find_customer(l).await
+    }
+    async fn ensure_contract(
+        &self,
+        c: &ErpCustomer,
+        r: &ContractRequest<'_>,
+    ) -> Result<ErpContract, UpstreamError> {
+        self.inner.ensure_contract(c, r).await
+    }
+}
+
+/// A pipeline over `w`'s store, servers and catalog with another ERP and concurrency 1.
+fn pipeline_with(w: &World, erp: Arc<dyn Erp>) -> Pipeline {
+    Pipeline::new(
+        w.store.clone(),
+        vec![CompanyHandle {
+            id: company(),
+            hold_for_review: false,
+            erp,
+            source: None,
+        }],
+        vec![
+            ServerHandle {
+                info: server("sp1", &[11, 12], 100),
+                platform: w.sp1.clone(),
+            },
+            ServerHandle {
+                info: server("rj1", &[21], 100),
+                platform: w.rj1.clone(),
+            },
+        ],
+        Arc::new(w.catalog.clone()),
+        Arc::new(SystemClock),
+        Settings {
+            concurrency: 1,
+            ..Settings::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_drain_finishes_the_running_step_parks_and_gives_everything_back() {
+    let w = world(100);
+    let gated = Arc::new(GatedErp {
+        inner: w.erp.clone(),
+        entered: tokio::sync::Semaphore::new(0),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let p = Arc::new(pipeline_with(&w, gated.clone()));
+    let IntakeOutcome::Created { integration: a } = intake(&w, "a", sample()).await else {
+        panic!()
+    };
+    let IntakeOutcome::Created { integration: b } = intake(&w, "b", sample()).await else {
+        panic!()
+    };
+    let run = tokio::spawn({
+        let p = p.clone();
+        async move { p.run_due().await }
+    });
+    // One integration is inside the ERP call; the other waits for a turn (concurrency 1).
+    gated.entered.acquire().await.unwrap().forget();
+    assert_eq!(p.in_flight().len(), 2, "both are claimed");
+    p.drain();
+    gated.gate.add_permits(1);
+    assert_eq!(run.await.unwrap().unwrap(), 2);
+    assert!(p.in_flight().is_empty(), "nothing left claimed");
+    assert_eq!(
+        p.run_due().await.unwrap(),
+        0,
+        "a draining pipeline claims nothing"
+    );
+
+    let mut journaled = Vec::new();
+    for id in [a, b] {
+        let i = w.store.get(id).await.unwrap().unwrap();
+        assert_eq!(i.status, IntegrationStatus::Pending, "parked, not failed");
+        journaled.push(w.store.journal(id).await.unwrap());
+    }
+    let started: Vec<_> = journaled
+        .iter()
+        .filter(|j| j.contains_key("erp_customer"))
+        .collect();
+    assert_eq!(
+        started.len(),
+        1,
+        "the running step was finished and journaled"
+    );
+    assert!(
+        !started[0].contains_key("contract:0"),
+        "no step after the running one"
+    );
+    assert!(
+        journaled.iter().any(|j| j.is_empty()),
+        "the one waiting for a turn never started"
+    );
+    // Leases were released: another worker claims both at once.
+    let claimed = w
+        .store
+        .claim(chrono::Utc::now(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "both leases were given back");
+    for i in claimed {
+        w.store.unclaim(i.id).await.unwrap();
+    }
+
+    // A fresh pipeline resumes both to done, creating the customer once.
+    gated.gate.add_permits(10);
+    w.pipeline.run_until_idle().await.unwrap();
+    for id in [a, b] {
+        assert_eq!(
+            w.store.get(id).await.unwrap().unwrap().status,
+            IntegrationStatus::Done
+        );
+    }
+    assert_eq!(w.erp.creates.lock().unwrap().values().sum::<u32>(), 1);
+}
+
+#[tokio::test]
+async fn abandoned_runs_give_their_leases_back() {
+    let w = world(100);
+    let gated = Arc::new(GatedErp {
+        inner: w.erp.clone(),
+        entered: tokio::sync::Semaphore::new(0),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let p = Arc::new(pipeline_with(&w, gated.clone()));
+    intake(&w, "a", sample()).await;
+    let run = tokio::spawn({
+        let p = p.clone();
+        async move { p.run_due().await }
+    });
+    gated.entered.acquire().await.unwrap().forget();
+    // A shutdown deadline: the run is dropped mid-call.
+    run.abort();
+    assert!(run.await.unwrap_err().is_cancelled());
+    assert!(
+        w.store
+            .claim(chrono::Utc::now(), Duration::from_secs(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "still leased to the abandoned run"
+    );
+    assert_eq!(p.release_claims().await.unwrap(), 1);
+    assert_eq!(
+        w.store
+            .claim(chrono::Utc::now(), Duration::from_secs(60), 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "given back"
+    );
+}

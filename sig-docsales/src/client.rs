@@ -22,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sig_core::Cnpj;
 use sig_core::config::DocSalesAccount;
+use sig_core::ports::UPSTREAM_EVENT_TARGET;
 use url::Url;
 
 use crate::error::{DocSalesError, clip};
@@ -465,8 +466,33 @@ impl DocSalesClient {
         }
     }
 
-    /// One attempt. The only place the token is exposed.
+    /// One attempt, observed: the upstream call event (`sig_core::ports` docs) is emitted here.
     async fn once(
+        &self,
+        call: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), DocSalesError> {
+        let started = std::time::Instant::now();
+        let result = self.attempt(call, method, url, body).await;
+        tracing::debug!(
+            target: UPSTREAM_EVENT_TARGET,
+            system = "docsales",
+            call,
+            outcome = result.as_ref().map_or_else(DocSalesError::outcome_kind, |_| "ok"),
+            status = match &result {
+                Ok((status, _)) => Some(*status),
+                Err(e) => e.status(),
+            },
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "upstream call"
+        );
+        result
+    }
+
+    /// One attempt. The only place the token is exposed.
+    async fn attempt(
         &self,
         call: &'static str,
         method: Method,

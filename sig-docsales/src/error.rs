@@ -91,6 +91,27 @@ pub(crate) fn clip(s: &str) -> String {
 }
 
 impl DocSalesError {
+    /// The kind of failure as the upstream call event names it (one of
+    /// [`sig_core::ports::UPSTREAM_ERROR_KINDS`]).
+    pub fn outcome_kind(&self) -> &'static str {
+        match self {
+            DocSalesError::Transport {
+                timed_out: true, ..
+            } => "timeout",
+            DocSalesError::Transport { .. } => "transport",
+            DocSalesError::Http { status, .. } => match status {
+                429 => "rate_limited",
+                401 | 403 => "unauthorized",
+                404 | 410 => "not_found",
+                400 | 409 | 422 => "rejected",
+                500..=599 => "server_error",
+                _ => "other",
+            },
+            DocSalesError::Decode { .. } => "decode",
+            DocSalesError::InvalidInput { .. } => "other",
+        }
+    }
+
     /// The call that failed.
     pub fn call(&self) -> &'static str {
         match self {

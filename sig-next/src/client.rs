@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sig_core::config::ServerConfig;
 use sig_core::ids::{CustomerId, DidId, LineId, ServerId};
-use sig_core::ports::Health;
+use sig_core::ports::{Health, UPSTREAM_EVENT_TARGET};
 use url::Url;
 
 use crate::error::{
@@ -626,6 +626,15 @@ impl NextClient {
             .attempt::<T>(action, path_id, query, body, record, timeout)
             .await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(
+            target: UPSTREAM_EVENT_TARGET,
+            system = "nextbilling",
+            call = action.as_str(),
+            outcome = result.as_ref().map_or_else(NextError::outcome_kind, |_| "ok"),
+            status = result.as_ref().map_or_else(NextError::status, |_| Some(200)),
+            elapsed_ms,
+            "upstream call"
+        );
         match &result {
             Ok(_) => tracing::debug!(
                 server = %self.inner.server_id,

@@ -217,6 +217,30 @@ impl NextError {
         }
     }
 
+    /// The kind of failure as the upstream call event names it (one of
+    /// [`sig_core::ports::UPSTREAM_ERROR_KINDS`]).
+    pub fn outcome_kind(&self) -> &'static str {
+        match &self.kind {
+            NextErrorKind::Transport {
+                timed_out: true, ..
+            } => "timeout",
+            NextErrorKind::Transport { .. } => "transport",
+            NextErrorKind::Http { status, .. } => match status {
+                429 => "rate_limited",
+                401 | 403 => "unauthorized",
+                404 => "not_found",
+                422 => "rejected",
+                500..=599 => "server_error",
+                _ => "other",
+            },
+            NextErrorKind::Refused { .. } => "rejected",
+            NextErrorKind::Decode { .. } | NextErrorKind::ResponseTooLarge { .. } => "decode",
+            NextErrorKind::BodyTooLarge { .. }
+            | NextErrorKind::Encode(_)
+            | NextErrorKind::NotFoundAfterCreate => "other",
+        }
+    }
+
     /// The classification the pipeline retries by: 429 rate limited; 5xx, transport, timeouts
     /// and undecodable answers transient; 403 unauthorized; 422 and envelope refusals
     /// rejected; 400, 404, 413 and other 4xx permanent.

@@ -16,6 +16,7 @@ use futures::stream::{self, Stream, TryStreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sig_core::ports::UPSTREAM_EVENT_TARGET;
 use tokio::time::Instant;
 use url::Url;
 
@@ -187,6 +188,24 @@ impl OmieClientBuilder {
     }
 }
 
+/// Emit the upstream call event for a call that failed without an HTTP attempt (a block, a
+/// deadline spent waiting for a turn), and hand the error back.
+fn observed(e: OmieError, since: Instant) -> OmieError {
+    tracing::debug!(
+        target: UPSTREAM_EVENT_TARGET,
+        system = "omie",
+        call = e.call(),
+        outcome = e.outcome_kind(),
+        elapsed_ms = millis(since),
+        "upstream call"
+    );
+    e
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 struct Inner {
     http: reqwest::Client,
     account: String,
@@ -291,6 +310,7 @@ impl OmieClient {
     }
 
     /// Start configuring a client for an account from `sig.toml`.
+    /// Its limits and retry delays are Omie's, scaled by the account's `time_scale`.
     pub fn from_account(account: &sig_core::config::OmieAccount) -> OmieClientBuilder {
         let b = OmieClient::builder(account.app_key.clone(), account.app_secret.clone())
             .account_id(account.id.to_string())
@@ -364,20 +384,23 @@ impl OmieClient {
         let mut maybe_applied = false;
         loop {
             if let Some(b) = inner.breaker.current() {
-                return Err(self.blocked(method, b));
+                return Err(observed(self.blocked(method, b), Instant::now()));
             }
             let Some(permit) = inner.limiter.acquire(method, spec.write, deadline).await else {
-                return Err(OmieError::DeadlineExceeded {
-                    call: method,
-                    deadline: inner.deadline,
-                    attempts,
-                    maybe_applied,
-                    record: spec.record.clone(),
-                });
+                return Err(observed(
+                    OmieError::DeadlineExceeded {
+                        call: method,
+                        deadline: inner.deadline,
+                        attempts,
+                        maybe_applied,
+                        record: spec.record.clone(),
+                    },
+                    started,
+                ));
             };
             // The breaker may have opened while this call waited for its turn.
             if let Some(b) = inner.breaker.current() {
-                return Err(self.blocked(method, b));
+                return Err(observed(self.blocked(method, b), Instant::now()));
             }
             if attempts == 0 {
                 inner.budget.deposit();
@@ -387,6 +410,7 @@ impl OmieClient {
                 .attempt_timeout
                 .min(deadline.saturating_duration_since(Instant::now()))
                 .max(Duration::from_millis(1));
+            let attempt_started = Instant::now();
             let outcome = tokio::time::timeout(timeout, self.attempt(spec, &url, body.clone()))
                 .await
                 .unwrap_or_else(|_| {
@@ -398,6 +422,27 @@ impl OmieClient {
                     })
                 });
             drop(permit);
+            let elapsed_ms = millis(attempt_started);
+            match &outcome {
+                Ok(_) => tracing::debug!(
+                    target: UPSTREAM_EVENT_TARGET,
+                    system = "omie",
+                    call = method,
+                    outcome = "ok",
+                    status = 200u16,
+                    elapsed_ms,
+                    "upstream call"
+                ),
+                Err(e) => tracing::debug!(
+                    target: UPSTREAM_EVENT_TARGET,
+                    system = "omie",
+                    call = method,
+                    outcome = e.outcome_kind(),
+                    status = e.status(),
+                    elapsed_ms,
+                    "upstream call"
+                ),
+            }
             let err = match outcome {
                 Ok(v) => {
                     tracing::debug!(account = %inner.account, call = method, attempts, "omie call ok");
@@ -468,6 +513,7 @@ impl OmieClient {
         }
     }
 
+    /// The Omie error for a call refused because the breaker is open.
     fn blocked(&self, method: &'static str, b: BreakerState) -> OmieError {
         OmieError::Blocked {
             call: method,

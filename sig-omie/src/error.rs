@@ -183,6 +183,36 @@ impl OmieError {
         }
     }
 
+    /// The kind of failure as the upstream call event names it (one of
+    /// [`sig_core::ports::UPSTREAM_ERROR_KINDS`]).
+    pub fn outcome_kind(&self) -> &'static str {
+        match self {
+            OmieError::Fault { fault, .. } => match fault.class {
+                FaultClass::Redundant { .. } => "redundant",
+                FaultClass::MethodBusy { .. } => "busy",
+                FaultClass::Misuse { .. } => "misuse_block",
+                FaultClass::EndOfPages | FaultClass::NotFound => "not_found",
+                FaultClass::InvalidCredentials => "unauthorized",
+                FaultClass::DuplicateIntegrationCode { .. }
+                | FaultClass::DuplicateTaxId { .. }
+                | FaultClass::Client => "rejected",
+                FaultClass::Server => "server_error",
+            },
+            OmieError::Http { status, .. } => match status {
+                429 => "rate_limited",
+                401 | 403 => "unauthorized",
+                404 => "not_found",
+                500..=599 => "server_error",
+                _ => "other",
+            },
+            OmieError::Timeout { .. } | OmieError::DeadlineExceeded { .. } => "timeout",
+            OmieError::Transport { .. } => "transport",
+            OmieError::Decode { .. } => "decode",
+            OmieError::Blocked { .. } => "blocked",
+            OmieError::Encode { .. } => "other",
+        }
+    }
+
     /// The record involved, when known.
     pub fn record(&self) -> Option<&str> {
         match self {

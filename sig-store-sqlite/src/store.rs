@@ -13,8 +13,8 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_f
 use sig_core::ids::{CompanyId, CustomerId, IntegrationId, ServerId, ServiceOrderId};
 use sig_core::ports::SourceKey;
 use sig_core::store::{
-    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, Integration, IntegrationFilter,
-    IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
+    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, Integration, IntegrationCounts,
+    IntegrationFilter, IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
 };
 use sig_core::taxid::TaxId;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
@@ -689,6 +689,37 @@ impl Store for SqliteStore {
                 params![key.account, key.proposal_id],
                 &format!("finding {}/{}", key.account, key.proposal_id),
             )
+        })
+        .await
+    }
+
+    async fn counts(&self) -> Result<IntegrationCounts, StoreError> {
+        self.read("counts", move |c| {
+            let what = "counting integrations";
+            let mut counts = IntegrationCounts::default();
+            let mut st = c
+                .prepare_cached(
+                    "SELECT status, COUNT(*), \
+                     MIN(CASE WHEN status = 'pending' THEN received_at END) \
+                     FROM integrations GROUP BY status",
+                )
+                .ctx(|| what)?;
+            let mut rows = st.query([]).ctx(|| what)?;
+            while let Some(row) = rows.next().ctx(|| what)? {
+                let status: String = row.get(0).ctx(|| what)?;
+                let n: i64 = row.get(1).ctx(|| what)?;
+                let oldest: Option<String> = row.get(2).ctx(|| what)?;
+                let status = IntegrationStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("{what}: unknown status {status:?}"))
+                })?;
+                counts.add(status, u64::try_from(n).unwrap_or(0));
+                if let Some(t) = oldest {
+                    counts.oldest_pending = Some(
+                        parse_ts(&t).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?,
+                    );
+                }
+            }
+            Ok(counts)
         })
         .await
     }

@@ -2,8 +2,10 @@
 
 pub mod acting;
 pub mod demo;
+pub mod integrations;
 pub mod proposals;
 pub mod sandbox;
+pub mod serve;
 pub mod servers;
 pub mod sync;
 pub mod validate;

@@ -411,6 +411,10 @@ impl Pipeline {
                 Err(StepError::Permanent { reason, .. }) => {
                     return refuse(&i, reason);
                 }
+                // The pipeline is draining: the fetch is journaled, the edit is not applied.
+                Err(StepError::Parked) => {
+                    return refuse(&i, "SIG is shutting down; try again".into());
+                }
             }
             journal = self.store.journal(id).await?;
         }

@@ -69,6 +69,7 @@ where
     a_lease_by_id_keeps_workers_away(make().await).await;
     list_filters(make().await).await;
     limit_state_and_audit(make().await).await;
+    counts_match_the_integrations(make().await).await;
 }
 
 /// Concurrent intakes of one source key create one integration.
@@ -647,6 +648,58 @@ pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
         .await
         .expect("audit");
     assert_eq!(late, vec![e2]);
+}
+
+/// [`Store::counts`] counts each status and finds the oldest pending integration.
+pub async fn counts_match_the_integrations(store: Arc<dyn Store>) {
+    assert_eq!(
+        store.counts().await.expect("counts"),
+        IntegrationCounts::default(),
+        "an empty store counts nothing"
+    );
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let (i, _) = store
+            .intake(
+                new_integration(n, t(100 - n as i64 * 10)),
+                intake_event(t(0)),
+            )
+            .await
+            .expect("intake");
+        ids.push(i);
+    }
+    for (n, status) in [
+        (0, IntegrationStatus::Done),
+        (1, IntegrationStatus::Done),
+        (2, IntegrationStatus::Failed),
+        (5, IntegrationStatus::Held),
+    ] {
+        let mut i = ids[n].clone();
+        i.status = status;
+        store.commit(Change::state(i)).await.expect("commit");
+    }
+    let c = store.counts().await.expect("counts");
+    assert_eq!(
+        (c.pending, c.held, c.done, c.failed, c.cancelled),
+        (2, 1, 2, 1, 0),
+        "counts per status"
+    );
+    assert_eq!(c.total(), 6);
+    // Pending: n = 3 (received at t(70)) and n = 4 (t(60)); the oldest is t(60).
+    assert_eq!(
+        c.oldest_pending,
+        Some(t(60)),
+        "oldest pending by reception time"
+    );
+    let listed = store
+        .list(&IntegrationFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        c,
+        IntegrationCounts::of(&listed),
+        "the same as counting the list"
+    );
 }
 
 #[cfg(test)]
