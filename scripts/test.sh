@@ -32,6 +32,11 @@ step "differential test against python-stdnum"
 SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests \
   --test differential_stdnum -- --ignored --nocapture
 
+step "the sig binary (the Python suite reads a store a real \`sig demo\` run writes)"
+# The same features as the test build, so cargo reuses its artifacts.
+cargo build --workspace --bins --features "$FEATURES"
+export SIG_BIN="$PWD/target/debug/sig"
+
 step "python bindings: build sig_voip into .venv, mypy.stubtest, mypy --strict, pytest"
 VIRTUAL_ENV="$PWD/.venv" CARGO_TARGET_DIR="$PWD/target" \
   .venv/bin/maturin develop --release --quiet -m bindings/python/Cargo.toml

@@ -11,16 +11,8 @@ use sig_core::links::{Link, LinkTargets, build_links};
 use sig_core::store::{Integration, IntegrationStatus, StepEntry, Store, StoreError};
 
 /// A CPF with only its middle six digits shown (`***.982.247-**`); a CNPJ (a company's public
-/// registration) in full.
-pub fn mask_tax_id(t: &TaxId) -> String {
-    match t {
-        TaxId::Cpf(c) => {
-            let s = c.as_str();
-            format!("***.{}.{}-**", &s[3..6], &s[6..9])
-        }
-        TaxId::Cnpj(c) => c.formatted(),
-    }
-}
+/// registration) in full. The rule is sig-core's ([`sig_core::mask`]), shared with every export.
+pub use sig_core::mask::mask_tax_id;
 
 /// One integration's outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -161,68 +153,13 @@ pub fn link_line(l: &Link) -> String {
     s
 }
 
-/// Headline KPIs over a set of integrations.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Kpis {
-    /// Integrations counted.
-    pub total: usize,
-    /// Done.
-    pub done: usize,
-    /// Failed.
-    pub failed: usize,
-    /// Held for a person.
-    pub held: usize,
-    /// Still pending.
-    pub pending: usize,
-    /// Cancelled.
-    pub cancelled: usize,
-    /// done ÷ (done + failed), when any finished.
-    pub success_rate: Option<f64>,
-    /// failed ÷ (done + failed), when any finished.
-    pub failure_rate: Option<f64>,
-    /// Mean integration time of the done ones, ms.
-    pub mean_integration_ms: Option<f64>,
-    /// Median integration time, ms.
-    pub median_integration_ms: Option<u64>,
-    /// 95th percentile integration time, ms.
-    pub p95_integration_ms: Option<u64>,
-}
+/// Headline KPIs over a set of integrations (sig-core's [`sig_core::kpi::Summary`], shared
+/// with the Python bindings).
+pub type Kpis = sig_core::kpi::Summary;
 
-/// Compute the KPIs.
+/// Compute the KPIs ([`sig_core::kpi::summary`]).
 pub fn kpis(all: &[Integration]) -> Kpis {
-    let count = |s: IntegrationStatus| all.iter().filter(|i| i.status == s).count();
-    let (done, failed) = (
-        count(IntegrationStatus::Done),
-        count(IntegrationStatus::Failed),
-    );
-    let mut times: Vec<u64> = all
-        .iter()
-        .filter(|i| i.status == IntegrationStatus::Done)
-        .filter_map(Integration::integration_ms)
-        .collect();
-    times.sort_unstable();
-    let finished = done + failed;
-    let pct = |p: f64| -> Option<u64> {
-        if times.is_empty() {
-            return None;
-        }
-        let idx = ((p * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
-        Some(times[idx])
-    };
-    Kpis {
-        total: all.len(),
-        done,
-        failed,
-        held: count(IntegrationStatus::Held),
-        pending: count(IntegrationStatus::Pending),
-        cancelled: count(IntegrationStatus::Cancelled),
-        success_rate: (finished > 0).then(|| done as f64 / finished as f64),
-        failure_rate: (finished > 0).then(|| failed as f64 / finished as f64),
-        mean_integration_ms: (!times.is_empty())
-            .then(|| times.iter().sum::<u64>() as f64 / times.len() as f64),
-        median_integration_ms: pct(0.5),
-        p95_integration_ms: pct(0.95),
-    }
+    sig_core::kpi::summary(all)
 }
 
 #[cfg(test)]

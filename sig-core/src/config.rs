@@ -729,6 +729,29 @@ pub struct UserConfig {
     pub profile: Profile,
 }
 
+/// Read only the users of a `sig.toml` text (no secrets are resolved): what tools that only
+/// check who may do what need (the Python bindings' exports). The whole document must still
+/// parse; a user id listed twice is a problem.
+pub fn users_from_config_toml(text: &str) -> Result<Vec<UserConfig>, ConfigError> {
+    let file = parse_file(text)?;
+    let mut p = Problems::new();
+    let mut ids = BTreeSet::new();
+    for (i, u) in file.users.iter().enumerate() {
+        if !ids.insert(u.id.clone()) {
+            p.add(
+                format!("users[{i}].id"),
+                Code::Duplicate,
+                format!("user id {} is used twice", u.id),
+            );
+        }
+    }
+    if p.is_empty() {
+        Ok(file.users)
+    } else {
+        Err(ConfigError::Invalid(p))
+    }
+}
+
 impl Config {
     /// Read and validate a `sig.toml` file; relative paths are relative to its folder.
     pub fn load(path: &Path, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
@@ -1319,6 +1342,27 @@ profile = "admin"
             other => panic!("{other:?}"),
         }
         assert!(!err.to_string().contains("s-Zq82x"));
+    }
+
+    #[test]
+    fn catalog_and_users_load_without_secrets() {
+        // No secret source at all: the environment variables named in GOOD are not set.
+        let catalog = Catalog::from_config_toml(GOOD).unwrap();
+        assert_eq!(catalog.plans.len(), 1);
+        let users = users_from_config_toml(GOOD).unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].profile, Profile::Admin);
+        let twice =
+            format!("{GOOD}\n[[users]]\nid = \"ana\"\nname = \"Ana 2\"\nprofile = \"viewer\"\n");
+        let err = users_from_config_toml(&twice).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.iter().next().unwrap().field, "users[1].id");
+        assert!(matches!(
+            users_from_config_toml("users = 3"),
+            Err(ConfigError::Syntax { .. })
+        ));
     }
 
     #[test]

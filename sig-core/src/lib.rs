@@ -4,8 +4,9 @@
 //! validated value types that cannot hold invalid data ([`Cpf`], [`Cnpj`], [`Phone`], [`Cep`],
 //! [`Money`], …), the validated domain ([`Customer`], [`ServiceOrder`], [`Proposal`]) and its
 //! unvalidated input shape ([`raw::RawProposal`]) with a validation that reports every
-//! problem at once ([`Problems`]), the `sig.toml` configuration and catalog ([`config`]), and
-//! the ports the adapters implement.
+//! problem at once ([`Problems`]), the `sig.toml` configuration and catalog ([`config`]), the
+//! ports the adapters implement, and what every reader of history shares: the KPIs ([`kpi`])
+//! and the masking of personal data in exports ([`mask`]).
 //!
 //! Adapters (the Omie, NextBilling and DocSales clients, the stores, the Python bindings, the
 //! `sig` binary) depend on this crate; it depends on none of them.
@@ -22,7 +23,9 @@ pub mod edit;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
 pub mod ids;
+pub mod kpi;
 pub mod links;
+pub mod mask;
 pub mod money;
 pub mod pipeline;
 pub mod ports;

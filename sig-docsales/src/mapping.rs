@@ -22,7 +22,8 @@
 //!
 //! Every item becomes an order; an item whose code the catalog does not know is reported by
 //! sig-core (`unknown_plan`) so a person decides, rather than silently dropped. DIDs written
-//! in one text field are split on commas, semicolons and whitespace. Document-level DIDs go to
+//! in one text field are split on commas, semicolons and line breaks, and on whitespace only
+//! between complete numbers (`11 3456-7000` is one DID, `11 4003-2001 11 4003-2002` two). Document-level DIDs go to
 //! the first order whose item has no DIDs field of its own `[inferred]`.
 
 use rust_decimal::Decimal;
@@ -360,18 +361,44 @@ fn scalar_text(v: &Value) -> Result<Option<String>, ()> {
     }
 }
 
-/// DIDs from one text field (split on commas, semicolons and whitespace), a number, or a
-/// list of those.
+/// DIDs from one text field, a number, or a list of those. A text is split on commas,
+/// semicolons and line breaks; within a piece, spaces are formatting inside a number
+/// (`11 3456-7000`) and separate numbers only between complete ones: whitespace-separated
+/// parts are joined until they hold a whole number — 10 digits (area code + landline, 11 for a
+/// mobile that continues) or 12 after a `55`/`+55` country code — so
+/// `11 4003-2001 11 4003-2002` is two DIDs and `1140001000 1140001001` too. What is left over
+/// is kept as it is, for validation to report.
 fn did_list(v: &Value) -> Result<Vec<String>, ()> {
-    // Numbers are separated by commas, semicolons or line breaks; a space belongs to the
-    // number (`(11) 3456-7000`, `11 3456-7000`), as people write them.
+    fn digits(s: &str) -> usize {
+        s.bytes().filter(u8::is_ascii_digit).count()
+    }
     fn split(s: &str, out: &mut Vec<String>) {
-        out.extend(
-            s.split([',', ';', '\n', '\r'])
-                .map(|p| p.trim_matches(|c: char| c.is_ascii_whitespace()))
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned),
-        );
+        for piece in s.split([',', ';', '\n', '\r']) {
+            let mut group: Vec<&str> = Vec::new();
+            let mut count = 0;
+            let mut tokens = piece
+                .split(|c: char| c.is_ascii_whitespace())
+                .filter(|t| !t.is_empty())
+                .peekable();
+            while let Some(token) = tokens.next() {
+                group.push(token);
+                count += digits(token);
+                let country = group[0].trim_start_matches('+') == "55";
+                let whole = if country { 12 } else { 10 };
+                // A mobile has one digit more: keep a 10th digit's group open when the next
+                // part completes an 11-digit number rather than starting one.
+                let next_completes =
+                    count == whole && tokens.peek().is_some_and(|t| digits(t) == 1);
+                if count >= whole && !next_completes {
+                    out.push(group.join(" "));
+                    group.clear();
+                    count = 0;
+                }
+            }
+            if !group.is_empty() {
+                out.push(group.join(" "));
+            }
+        }
     }
     let mut out = Vec::new();
     match v {
@@ -472,6 +499,27 @@ mod tests {
         assert_eq!(
             did_list(&json!([1140001000u64, "1140001001,1140001002", null])).unwrap(),
             ["1140001000", "1140001001", "1140001002"]
+        );
+        // Spaces inside one number are formatting, not a separator.
+        assert_eq!(
+            did_list(&json!("11 3456-7000, +55 11 3456-7001\n21 3003-2000")).unwrap(),
+            ["11 3456-7000", "+55 11 3456-7001", "21 3003-2000"]
+        );
+        assert_eq!(
+            did_list(&json!(["21 3003-2000"])).unwrap(),
+            ["21 3003-2000"]
+        );
+        assert_eq!(
+            did_list(&json!(
+                "11 4003-2001 11 4003-2002 +55 11 98765-4321 11 9 8765 4322"
+            ))
+            .unwrap(),
+            [
+                "11 4003-2001",
+                "11 4003-2002",
+                "+55 11 98765-4321",
+                "11 9 8765 4322"
+            ]
         );
         assert!(did_list(&json!({"a": 1})).is_err());
         assert!(did_list(&json!([[1]])).is_err());

@@ -1,9 +1,36 @@
-//! The one way long-running work leaves the GIL (polars' `enter_polars`).
+//! The one way long-running work leaves the GIL (polars' `enter_polars`), and the async
+//! runtime the bindings own for work that needs one (the store, later the pipeline).
+
+use std::future::Future;
+use std::sync::OnceLock;
 
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 
 use crate::errors::Error;
+
+/// The bindings' tokio runtime: one worker thread (Python callers bring their own threads)
+/// plus tokio's blocking pool, where the SQLite store runs its queries. Built on first use.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("sig-voip")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))?;
+    // Another thread may have won the race; its runtime is kept and this one dropped.
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Run a future to completion on the bindings' runtime, from inside [`enter_native`]'s work
+/// (the GIL released). Any Python thread may call it, several at once.
+pub fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
+    Ok(runtime()?.block_on(future))
+}
 
 /// Run `work` with the GIL released, then map its error and surface a pending Ctrl-C.
 ///
@@ -16,8 +43,8 @@ use crate::errors::Error;
 /// - the error of the work becomes a Python exception through the one mapping in
 ///   [`crate::errors`].
 ///
-/// Work that needs an async runtime (the store, upstream clients) will block on a runtime the
-/// bindings own *inside* `work`.
+/// Work that needs an async runtime (the store, upstream clients) calls [`block_on`] *inside*
+/// `work`.
 pub fn enter_native<T, F>(py: Python<'_>, work: F) -> PyResult<T>
 where
     F: Ungil + FnOnce() -> Result<T, Error>,

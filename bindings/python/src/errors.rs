@@ -7,7 +7,8 @@
 //!     ├── UpstreamError   .system .call .kind .status .code .record .retryable
 //!     │                   .maybe_applied .retry_after
 //!     ├── ConfigError     .errors (one entry per wrong key of sig.toml)
-//!     └── StoreError      .retryable
+//!     ├── StoreError      .retryable
+//!     └── AccessDeniedError .actor .action .reason (sig-core's authorization policy said no)
 //! ```
 //!
 //! The classes are created here with [`create_exception!`]: the stable ABI (`abi3`) cannot
@@ -22,8 +23,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use sig_core::authz::{Action, Denied, DenyReason};
 use sig_core::config::ConfigError as CoreConfigError;
 use sig_core::ports::{System, UpstreamError as CoreUpstreamError, UpstreamErrorKind};
+use sig_core::store::{Actor, StoreError as CoreStoreError};
 use sig_core::{Code, Problem, Problems};
 
 create_exception!(
@@ -60,6 +63,14 @@ create_exception!(
     "The SIG store (SQLite file, later PostgreSQL) could not be opened or read. `.retryable` \
      says whether trying again later can help."
 );
+create_exception!(
+    sig_voip,
+    AccessDeniedError,
+    SigError,
+    "SIG's authorization policy refused the action (e.g. an unmasked export of personal data). \
+     `.actor`, `.action` and `.reason` (a stable code such as `action_not_granted`) say who, \
+     what and why."
+);
 
 /// Every failure the bindings report, before it becomes a Python exception.
 ///
@@ -76,8 +87,7 @@ pub enum Error {
     /// A `sig.toml` could not be loaded.
     #[error("{0}")]
     Config(#[from] CoreConfigError),
-    /// The store failed. Carries the message until the store crate exists; its error type
-    /// gets its own variant (and a `From`) when the history functions land.
+    /// The store failed (see `From<sig_core::store::StoreError>`).
     #[error("{message}")]
     Store {
         /// What failed (never personal data or secrets).
@@ -85,6 +95,38 @@ pub enum Error {
         /// Whether trying again later can help (a locked database, a lost connection).
         retryable: bool,
     },
+    /// The authorization policy refused the action.
+    #[error("{0}")]
+    Denied(#[from] Denied),
+    /// The bindings' own machinery failed (the async runtime could not start).
+    #[error("{0}")]
+    Runtime(String),
+    /// A Python exception raised while the work ran (a progress callback's, a pending
+    /// `KeyboardInterrupt`): it comes out unchanged.
+    #[error("{0}")]
+    Python(PyErr),
+}
+
+impl From<CoreStoreError> for Error {
+    /// Every store failure becomes a `StoreError`; only an unavailable store (locked, a lost
+    /// connection) is worth retrying — corrupt or missing records are not.
+    fn from(e: CoreStoreError) -> Self {
+        let retryable = matches!(e, CoreStoreError::Unavailable(_));
+        Error::Store {
+            message: e.to_string(),
+            retryable,
+        }
+    }
+}
+
+/// The stable code of a refusal (`no_profile`, `action_not_granted`, …).
+fn deny_code(reason: &DenyReason) -> &'static str {
+    match reason {
+        DenyReason::NoProfile => "no_profile",
+        DenyReason::ActionNotGranted { .. } => "action_not_granted",
+        DenyReason::FieldNotGranted { .. } => "field_not_granted",
+        DenyReason::UnknownField => "unknown_field",
+    }
 }
 
 impl From<Problems> for Error {
@@ -177,6 +219,16 @@ fn build<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
                 retryable.into_pyobject(py)?.to_owned().into_any(),
             )],
         ),
+        Error::Denied(d) => (
+            py.get_type::<AccessDeniedError>(),
+            vec![
+                ("actor", d.actor.to_string().into_pyobject(py)?.into_any()),
+                ("action", d.action.as_str().into_pyobject(py)?.into_any()),
+                ("reason", deny_code(&d.reason).into_pyobject(py)?.into_any()),
+            ],
+        ),
+        Error::Runtime(_) => (py.get_type::<SigError>(), vec![]),
+        Error::Python(e) => return Ok(e.value(py).clone().into_any()),
     };
     let exc = class.call1((message,))?;
     for (name, value) in attrs {
@@ -187,6 +239,9 @@ fn build<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
+        if let Error::Python(e) = err {
+            return e;
+        }
         Python::attach(|py| match build(py, &err) {
             Ok(exc) => PyErr::from_value(exc),
             // Building the exception itself failed (out of memory): raise that instead.
@@ -196,7 +251,7 @@ impl From<Error> for PyErr {
 }
 
 /// Raise a sample of one exception class through the real mapping: `validation`, `upstream`,
-/// `config` or `store`. For the test suite of `sig_voip` and of code that handles its errors;
+/// `config`, `store` or `denied`. For the test suite of `sig_voip` and of code that handles its errors;
 /// not re-exported by the package.
 #[pyfunction]
 fn _raise_sample_error(kind: &str) -> PyResult<()> {
@@ -232,13 +287,21 @@ fn _raise_sample_error(kind: &str) -> PyResult<()> {
             key: "servers[0].capacity_lines".into(),
             message: "invalid type: string \"ten\", expected an integer".into(),
         }),
-        "store" => Error::Store {
-            message: "the store is locked by another process".into(),
-            retryable: true,
-        },
+        "store" => Error::from(CoreStoreError::Unavailable(
+            "the store is locked by another process".into(),
+        )),
+        "denied" => Error::Denied(Denied {
+            actor: Actor::User("ana".parse().expect("a valid user id")),
+            profile: Some(sig_core::config::Profile::Viewer),
+            action: Action::ExportPersonalData,
+            field: None,
+            reason: DenyReason::ActionNotGranted {
+                subject: sig_core::authz::Subject::Profile(sig_core::config::Profile::Viewer),
+            },
+        }),
         other => {
             return Err(PyValueError::new_err(format!(
-                "unknown error kind {other:?}; expected validation, upstream, config or store"
+                "unknown error kind {other:?}; expected validation, upstream, config, store or denied"
             )));
         }
     };
@@ -254,6 +317,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UpstreamError", py.get_type::<UpstreamError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("AccessDeniedError", py.get_type::<AccessDeniedError>())?;
     Ok(())
 }
 
@@ -380,6 +444,30 @@ mod tests {
             assert!(err.is_instance_of::<SigError>(py));
             assert!(attr::<bool>(&err, py, "retryable"));
             assert!(err.to_string().contains("database is locked"));
+
+            let err = PyErr::from(Error::from(CoreStoreError::Corrupt("bad row".into())));
+            assert!(err.is_instance_of::<StoreError>(py));
+            assert!(!attr::<bool>(&err, py, "retryable"));
+        });
+    }
+
+    #[test]
+    fn refusals_become_access_denied_with_who_what_and_why() {
+        Python::initialize();
+        Python::attach(|py| {
+            let d = sig_core::authz::Policy::builtin()
+                .check(
+                    &Actor::User("bob".parse().unwrap()),
+                    Some(sig_core::config::Profile::Operator),
+                    Action::ExportPersonalData,
+                )
+                .unwrap_err();
+            let err = PyErr::from(Error::from(d));
+            assert!(err.is_instance_of::<AccessDeniedError>(py));
+            assert!(err.is_instance_of::<SigError>(py));
+            assert_eq!(attr::<String>(&err, py, "actor"), "user:bob");
+            assert_eq!(attr::<String>(&err, py, "action"), "export_personal_data");
+            assert_eq!(attr::<String>(&err, py, "reason"), "action_not_granted");
         });
     }
 }

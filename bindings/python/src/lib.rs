@@ -15,13 +15,22 @@
 //!   Rust errors to Python exceptions (`impl From<errors::Error> for PyErr`).
 //! - [`detach`]: the one function that releases the GIL around long work
 //!   ([`detach::enter_native`], polars' `enter_polars`).
+//!   It also owns the async runtime ([`detach::block_on`]) for work that needs one.
 //! - [`validate`]: CPF/CNPJ, CEP, phone and e-mail — per value, parsed, and in batches.
+//! - [`mapping`]: `map_proposal`, a DocSales document decoded, mapped and validated by
+//!   sig-docsales and sig-core, the pipeline's own code.
+//! - [`history`]: `History` / `open_history`, integrations, audit events and KPIs (sig-core's
+//!   [`sig_core::kpi`]) from a store opened read-only, as column-oriented dicts; personal data
+//!   masked unless the policy lets the reader export it.
+//! - [`sigtoml`]: the `config=` argument (a `sig.toml` path or text; secrets never needed).
+//! - [`json`]: Python data ⇄ JSON for documents.
+//! - [`progress`]: the progress-callback convention of long calls.
 //!
-//! Later pieces slot in as sibling modules registered in [`_native`]: `mapping`
-//! (`map_proposal`, on the DocSales mapping), `history` (integrations, audit events and KPIs
-//! from a store, column-oriented), and `migrate` (exposed as the `sig_voip.migrate` Python
-//! submodule). Each returns [`errors::Error`] and runs its work through
-//! [`detach::enter_native`].
+//! The migration entry point (`sig_voip.migrate`, the direct-registration issue) slots in as
+//! a sibling module `migrate` registered here, exposed as the Python submodule
+//! `python/sig_voip/migrate.py`; like the others it returns [`errors::Error`], runs its work
+//! through [`detach::enter_native`] (the pipeline on [`detach::block_on`]) and reports through
+//! a [`progress::Reporter`].
 //!
 //! ## Building and testing
 //!
@@ -37,6 +46,11 @@ use pyo3::prelude::*;
 
 pub mod detach;
 pub mod errors;
+pub mod history;
+pub mod json;
+pub mod mapping;
+pub mod progress;
+pub mod sigtoml;
 pub mod validate;
 
 /// The native module behind the `sig_voip` package (`sig_voip._native`).
@@ -45,5 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     validate::register(m)?;
+    mapping::register(m)?;
+    history::register(m)?;
     Ok(())
 }

@@ -7,12 +7,19 @@ import pickle
 import pytest
 
 import sig_voip
-from sig_voip import ConfigError, SigError, StoreError, UpstreamError, ValidationError
+from sig_voip import (
+    AccessDeniedError,
+    ConfigError,
+    SigError,
+    StoreError,
+    UpstreamError,
+    ValidationError,
+)
 from sig_voip._native import _raise_sample_error
 
 
 def test_one_hierarchy_under_sig_error() -> None:
-    for cls in (ValidationError, UpstreamError, ConfigError, StoreError):
+    for cls in (ValidationError, UpstreamError, ConfigError, StoreError, AccessDeniedError):
         assert issubclass(cls, SigError)
         assert cls.__module__ == "sig_voip"
     assert issubclass(SigError, Exception)
@@ -71,12 +78,24 @@ def test_store_error_says_whether_to_retry() -> None:
     assert "locked" in str(info.value)
 
 
+def test_access_denied_says_who_what_and_why() -> None:
+    with pytest.raises(AccessDeniedError) as info:
+        _raise_sample_error("denied")
+    err = info.value
+    assert (err.actor, err.action, err.reason) == (
+        "user:ana",
+        "export_personal_data",
+        "action_not_granted",
+    )
+    assert "user:ana (viewer) may not export_personal_data" in str(err)
+
+
 def test_unknown_sample_kind_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown error kind"):
         _raise_sample_error("nope")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["validation", "upstream", "config", "store"])
+@pytest.mark.parametrize("kind", ["validation", "upstream", "config", "store", "denied"])
 def test_errors_survive_pickling_with_their_attributes(kind: str) -> None:
     with pytest.raises(SigError) as info:
         _raise_sample_error(kind)  # type: ignore[arg-type]

@@ -19,10 +19,11 @@ BIG = ["529.982.247-25", "52998224726", "12.ABC.345/01DE-35", "34665388000162"] 
 
 @pytest.fixture
 def long_switch_interval() -> Iterator[None]:
-    """With a 10 s switch interval a thread only gets the GIL when the holder gives it up
-    (a blocking call, or native code that detaches), never by preemption during the test."""
+    """With a 10 min switch interval a thread only gets the GIL when the holder gives it up
+    (a blocking call, or native code that detaches), never by preemption during the test —
+    even when a loaded 2-core machine makes the control's sort take many seconds."""
     old = sys.getswitchinterval()
-    sys.setswitchinterval(10.0)
+    sys.setswitchinterval(600.0)
     try:
         yield
     finally:

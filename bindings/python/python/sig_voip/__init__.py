@@ -10,17 +10,43 @@ Validation of Brazilian values, one value at a time or a whole column at once::
     >>> sig_voip.validate_tax_ids(["52998224725", "52998224726"])
     [True, False]
 
+A DocSales proposal mapped and validated by the pipeline's own code (the demo catalog unless
+``config=`` names a ``sig.toml``, by path or as TOML text)::
+
+    >>> doc = '{"document": {"id": 7}, "products": [{"code": "PBX-10"}]}'
+    >>> try:
+    ...     sig_voip.map_proposal(doc)
+    ... except sig_voip.ValidationError as e:
+    ...     print(e.errors[0]["field"], e.errors[0]["code"])
+    customer.tax_id required
+
+History for BI from a store, read-only, as columns that pandas and polars take directly
+(personal data masked unless ``mask=False`` by a user the policy lets export it)::
+
+    import pandas as pd
+    import polars as pl
+
+    with sig_voip.open_history("sig.sqlite") as h:
+        integrations = pd.DataFrame(h.integrations(status="done"))   # or pl.DataFrame(...)
+        audit = pl.DataFrame(h.audit_events(step="contract"))        # or pd.DataFrame(...)
+        per_day = pd.DataFrame(h.kpis()["volume_per_day"])           # also "summary", "failures_per_step"
+
 Every error SIG reports is a :class:`SigError`: :class:`ValidationError` (``.errors``, a list
-of ``{field, code, message}``), :class:`UpstreamError`, :class:`ConfigError` and
-:class:`StoreError`.
+of ``{field, code, message}``), :class:`UpstreamError`, :class:`ConfigError`,
+:class:`StoreError` and :class:`AccessDeniedError`.
+
+The migration entry point, ``sig_voip.migrate``, will be a submodule here; long calls take a
+``progress=`` callback (:data:`ProgressCallback`, called with a :class:`Progress` dict).
 """
 
 from __future__ import annotations
 
 from sig_voip._native import (
+    AccessDeniedError,
     Cep,
     ConfigError,
     Email,
+    History,
     Phone,
     SigError,
     StoreError,
@@ -32,6 +58,8 @@ from sig_voip._native import (
     cnpj_is_valid,
     cpf_is_valid,
     email_is_valid,
+    map_proposal,
+    open_history,
     parse_cep,
     parse_email,
     parse_phone,
@@ -43,14 +71,36 @@ from sig_voip._native import (
     validate_phones,
     validate_tax_ids,
 )
-from sig_voip._types import ErrorDetail
+from sig_voip._types import (
+    Address,
+    Columns,
+    Customer,
+    ErrorDetail,
+    Kpis,
+    MappedProposal,
+    Progress,
+    ProgressCallback,
+    Seller,
+    ServiceOrder,
+)
 
 __all__ = [
+    "AccessDeniedError",
+    "Address",
     "Cep",
+    "Columns",
     "ConfigError",
+    "Customer",
     "Email",
     "ErrorDetail",
+    "History",
+    "Kpis",
+    "MappedProposal",
     "Phone",
+    "Progress",
+    "ProgressCallback",
+    "Seller",
+    "ServiceOrder",
     "SigError",
     "StoreError",
     "TaxId",
@@ -61,6 +111,8 @@ __all__ = [
     "cnpj_is_valid",
     "cpf_is_valid",
     "email_is_valid",
+    "map_proposal",
+    "open_history",
     "parse_cep",
     "parse_email",
     "parse_phone",

@@ -3,12 +3,20 @@
 Import from ``sig_voip``, not from here.
 """
 
-from collections.abc import Iterable
-from typing import Literal, NoReturn, final
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, NoReturn, final
 
-from typing_extensions import Self
+from typing_extensions import Self, TypeAlias
 
-from sig_voip._types import ErrorDetail
+from sig_voip._types import Columns, ErrorDetail, Kpis, MappedProposal
+
+_Config: TypeAlias = str | PathLike[str] | None
+_TimeBound: TypeAlias = datetime | date | str | None
+_Names: TypeAlias = str | Iterable[str] | None
 
 __all__ = [
     "__version__",
@@ -17,6 +25,7 @@ __all__ = [
     "UpstreamError",
     "ConfigError",
     "StoreError",
+    "AccessDeniedError",
     "TaxId",
     "Cep",
     "Phone",
@@ -35,6 +44,9 @@ __all__ = [
     "email_is_valid",
     "parse_email",
     "validate_emails",
+    "map_proposal",
+    "History",
+    "open_history",
     "_raise_sample_error",
 ]
 
@@ -82,7 +94,16 @@ class StoreError(SigError):
 
     retryable: bool
 
-def _raise_sample_error(kind: Literal["validation", "upstream", "config", "store"]) -> NoReturn:
+class AccessDeniedError(SigError):
+    """SIG's authorization policy refused the action."""
+
+    actor: str
+    action: str
+    reason: Literal["no_profile", "action_not_granted", "field_not_granted", "unknown_field"]
+
+def _raise_sample_error(
+    kind: Literal["validation", "upstream", "config", "store", "denied"],
+) -> NoReturn:
     """Raise a sample of one exception class through the real Rust mapping (for tests)."""
 
 # --- value objects -------------------------------------------------------------------------
@@ -178,3 +199,69 @@ def validate_phones(values: Iterable[str]) -> list[bool]: ...
 def email_is_valid(value: str) -> bool: ...
 def parse_email(value: str) -> Email: ...
 def validate_emails(values: Iterable[str]) -> list[bool]: ...
+
+# --- DocSales proposal mapping -------------------------------------------------------------
+
+def map_proposal(
+    doc: Mapping[str, Any] | str | bytes, config: _Config = None
+) -> MappedProposal: ...
+
+# --- history for BI ------------------------------------------------------------------------
+
+@final
+class History:
+    """A SIG store opened read-only: integrations, audit events and KPIs as columns."""
+
+    def __new__(
+        cls, path: str | PathLike[str], *, actor: str | None = None, config: _Config = None
+    ) -> Self: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def actor(self) -> str | None: ...
+    @property
+    def closed(self) -> bool: ...
+    def integrations(
+        self,
+        *,
+        since: _TimeBound = None,
+        until: _TimeBound = None,
+        status: _Names = None,
+        step: _Names = None,
+        actor: _Names = None,
+        company: str | None = None,
+        mask: bool = True,
+    ) -> Columns: ...
+    def audit_events(
+        self,
+        *,
+        since: _TimeBound = None,
+        until: _TimeBound = None,
+        outcome: _Names = None,
+        step: _Names = None,
+        actor: _Names = None,
+        action: str | None = None,
+        integration: str | None = None,
+        mask: bool = True,
+    ) -> Columns: ...
+    def kpis(
+        self,
+        *,
+        since: _TimeBound = None,
+        until: _TimeBound = None,
+        actor: _Names = None,
+        company: str | None = None,
+    ) -> Kpis: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> bool: ...
+
+def open_history(
+    path: str | PathLike[str], *, actor: str | None = None, config: _Config = None
+) -> History: ...
