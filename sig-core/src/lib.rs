@@ -19,6 +19,7 @@ pub mod config;
 pub mod contact;
 pub mod domain;
 pub mod ids;
+pub mod migrate;
 pub mod money;
 pub mod pipeline;
 pub mod ports;

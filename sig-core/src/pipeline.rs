@@ -20,6 +20,10 @@
 //! it at once with the reason. Either way an operator can [`Pipeline::retry`] it after a fix.
 //! A permanent failure releases the capacity the integration reserved but had not provisioned.
 
+mod direct;
+
+pub use direct::{AuthorizeError, FindError, RawRegistration, RegisterError, RegisterOutcome};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -703,7 +707,12 @@ impl Pipeline {
                     serde_json::from_value(fetch["mapping_problems"].clone()).unwrap_or_default();
                 let sources: Vec<(String, String)> =
                     serde_json::from_value(fetch["field_sources"].clone()).unwrap_or_default();
-                let mut outcome = raw.validate(&self.catalog);
+                // Direct registrations and migrated rows may have no service orders.
+                let mut outcome = if state.source.is_direct() {
+                    raw.validate_registration(&self.catalog)
+                } else {
+                    raw.validate(&self.catalog)
+                };
                 if let Ok(proposal) = &outcome
                     && !proposal.status.starts_integration()
                 {
