@@ -24,6 +24,7 @@ pub mod money;
 pub mod pipeline;
 pub mod ports;
 pub mod problem;
+pub mod push;
 pub mod raw;
 pub mod store;
 pub mod taxid;

@@ -527,16 +527,6 @@ pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
     assert_eq!(late, vec![e2]);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_store_conforms() {
-        run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
-    }
-}
-
 /// A direct registration stores the customer and its integration together, once per tax id;
 /// a customer known from another source is left alone; integrations list by customer.
 pub async fn direct_registration_is_atomic(store: Arc<dyn Store>) {
@@ -624,4 +614,14 @@ pub async fn direct_registration_is_atomic(store: Arc<dyn Store>) {
     );
     let audit = store.audit(&AuditFilter::default()).await.expect("audit");
     assert_eq!(audit.len(), 1, "one audit event, for the one registration");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_conforms() {
+        run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+    }
 }
