@@ -29,6 +29,14 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run the whole flow on the in-process sandboxes and SQLite, and summarise it.
     Demo(cmd::demo::Args),
+    /// Customers registered directly in SIG.
+    #[command(subcommand)]
+    Customers(cmd::customers::Command),
+    /// Migrate historical customers from a CSV file (a dry run unless --apply).
+    Migrate(cmd::migrate::Args),
+    /// SIG → DocSales: push a customer's data, create a document.
+    #[command(subcommand)]
+    Docsales(cmd::docsales::Command),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -47,6 +55,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Demo(args) => block_on(cmd::demo::run(args)),
+        Command::Customers(c) => block_on(cmd::customers::run(c)),
+        Command::Migrate(args) => block_on(cmd::migrate::run(args)),
+        Command::Docsales(c) => block_on(cmd::docsales::run(c)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -34,6 +34,24 @@ pub fn breaker_key(account: &AccountId) -> String {
     format!("omie:{account}:breaker")
 }
 
+/// The environment variable that scales the Omie clients' limit windows and retry delays
+/// (`0.01`: a 60 s window lasts 600 ms). Only for Omie sandboxes started with the same scale
+/// (tests, benchmarks); never set it against the real Omie.
+pub const OMIE_WINDOW_SCALE_ENV: &str = "SIG_OMIE_WINDOW_SCALE";
+
+/// The scale [`OMIE_WINDOW_SCALE_ENV`] sets, if any.
+pub fn omie_window_scale() -> Result<Option<f64>, CliError> {
+    match std::env::var(OMIE_WINDOW_SCALE_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 1.0 => Ok(Some(s)),
+            _ => Err(CliError::Usage(format!(
+                "{OMIE_WINDOW_SCALE_ENV} must be a number in (0, 1], got '{v}'"
+            ))),
+        },
+    }
+}
+
 /// Open the store a configuration names.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
     match &config.store {
@@ -69,8 +87,13 @@ impl Runtime {
                 .await
                 .map_err(|e| CliError::Failed(format!("cannot read the store: {e}")))?
                 .and_then(|v| serde_json::from_value::<BreakerState>(v).ok());
-            let client = OmieClient::from_account(account)
-                .breaker_state(saved)
+            let mut builder = OmieClient::from_account(account).breaker_state(saved);
+            if let Some(scale) = omie_window_scale()? {
+                builder = builder
+                    .limits(sig_omie::LimitsConfig::scaled(scale))
+                    .retry(sig_omie::RetryConfig::scaled(scale));
+            }
+            let client = builder
                 .build()
                 .map_err(|e| CliError::Usage(format!("accounts.omie.{id}: {e}")))?;
             omie.insert(id.clone(), Arc::new(OmieErp::new(client)));

@@ -80,7 +80,11 @@ const CUSTOMER_COLS: [(&str, CustomerCol, &str); 15] = [
     ("tax_id", CustomerCol::TaxId, "customer.tax_id"),
     ("legal_name", CustomerCol::LegalName, "customer.legal_name"),
     ("trade_name", CustomerCol::TradeName, "customer.trade_name"),
-    ("contact_name", CustomerCol::ContactName, "customer.contact_name"),
+    (
+        "contact_name",
+        CustomerCol::ContactName,
+        "customer.contact_name",
+    ),
     ("emails", CustomerCol::Emails, "customer.emails"),
     ("phones", CustomerCol::Phones, "customer.phones"),
     ("street", CustomerCol::Street, "customer.address.street"),
@@ -90,7 +94,11 @@ const CUSTOMER_COLS: [(&str, CustomerCol, &str); 15] = [
         CustomerCol::Complement,
         "customer.address.complement",
     ),
-    ("district", CustomerCol::District, "customer.address.district"),
+    (
+        "district",
+        CustomerCol::District,
+        "customer.address.district",
+    ),
     ("city", CustomerCol::City, "customer.address.city"),
     ("uf", CustomerCol::Uf, "customer.address.uf"),
     ("cep", CustomerCol::Cep, "customer.address.cep"),
@@ -397,6 +405,20 @@ pub struct MigrationRow {
     pub row: u64,
     /// The fields, in header order.
     pub fields: Vec<String>,
+    /// Why the reader could not read the record (not UTF-8, broken quoting): the row is
+    /// rejected with this message at the field `row`.
+    pub unreadable: Option<String>,
+}
+
+impl MigrationRow {
+    /// A record read at `row`.
+    pub fn new(row: u64, fields: Vec<String>) -> Self {
+        MigrationRow {
+            row,
+            fields,
+            unreadable: None,
+        }
+    }
 }
 
 /// How a migration runs.
@@ -750,7 +772,11 @@ pub async fn migrate(
         AuditOutcome::Ok,
         format!(
             "{} {}: {} rows, {} valid, {} registered",
-            if options.apply { "migrated" } else { "dry run of" },
+            if options.apply {
+                "migrated"
+            } else {
+                "dry run of"
+            },
             options.source_name,
             summary.rows,
             summary.valid,
@@ -792,6 +818,9 @@ fn check_row(
     layout: &Layout,
     r: &MigrationRow,
 ) -> Result<(TaxId, RawRegistration), Problems> {
+    if let Some(why) = &r.unreadable {
+        return Err(unreadable_row(why.clone()));
+    }
     let mapped = layout.registration(&r.fields)?;
     match mapped.registration.validate(pipeline.catalog()) {
         Ok(tax_id) => Ok((tax_id, mapped.registration)),
@@ -816,10 +845,11 @@ async fn run_chunk(
     }
     let candidates = std::mem::take(chunk);
     if !options.apply {
-        let checks = futures::stream::iter(candidates.iter().map(|c| dry_check(pipeline, options, c)))
-            .buffered(options.lookups_in_flight.max(1))
-            .collect::<Vec<_>>()
-            .await;
+        let checks =
+            futures::stream::iter(candidates.iter().map(|c| dry_check(pipeline, options, c)))
+                .buffered(options.lookups_in_flight.max(1))
+                .collect::<Vec<_>>()
+                .await;
         for (c, o) in candidates.iter().zip(checks) {
             outcomes[c.index] = Some(o?);
         }
@@ -1002,10 +1032,9 @@ impl fmt::Display for RowOutcome {
                 customer, status, ..
             } => write!(f, "already migrated as customer {customer} ({status})"),
             RowOutcome::WouldCreate => f.write_str("would be registered and created in Omie"),
-            RowOutcome::WouldAdopt { erp_id } => write!(
-                f,
-                "would be registered, adopting Omie customer {erp_id}"
-            ),
+            RowOutcome::WouldAdopt { erp_id } => {
+                write!(f, "would be registered, adopting Omie customer {erp_id}")
+            }
             RowOutcome::CheckFailed { reason } => write!(f, "could not be checked: {reason}"),
             RowOutcome::Integrated {
                 customer,
@@ -1035,8 +1064,8 @@ impl fmt::Display for RowOutcome {
     }
 }
 
-/// A problem at a whole row (for callers that read records and hit an unreadable one).
-pub fn unreadable_row(message: impl Into<String>) -> Problems {
+/// A problem at a whole row that could not be read.
+fn unreadable_row(message: impl Into<String>) -> Problems {
     Problems(vec![Problem {
         field: "row".into(),
         code: Code::InvalidFormat,

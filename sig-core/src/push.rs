@@ -25,7 +25,9 @@ use crate::domain::{Customer, ServiceOrder};
 use crate::ids::{CustomerId, IntegrationId};
 use crate::pipeline::{AuthorizeError, Pipeline, PipelineError, Validated};
 use crate::ports::{System, UpstreamError};
-use crate::store::{Actor, AuditEvent, AuditOutcome, IntegrationFilter, IntegrationStatus, StoreError};
+use crate::store::{
+    Actor, AuditEvent, AuditOutcome, IntegrationFilter, IntegrationStatus, StoreError,
+};
 
 /// A record SIG wrote to (or found in) DocSales.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

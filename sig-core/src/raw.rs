@@ -641,7 +641,11 @@ impl RawProposal {
         self.validate_with(catalog, false)
     }
 
-    fn validate_with(&self, catalog: &Catalog, orders_required: bool) -> Result<Proposal, Problems> {
+    fn validate_with(
+        &self,
+        catalog: &Catalog,
+        orders_required: bool,
+    ) -> Result<Proposal, Problems> {
         let mut p = Problems::new();
         let id = req(&mut p, "id", &self.id, |s| Ok(trim_ascii(s).to_owned()));
         let status = self

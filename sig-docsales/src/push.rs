@@ -118,11 +118,7 @@ fn product_item(r: &DocumentRequest<'_>, o: &ServiceOrder) -> ProductItem {
     let total = o.monthly_value.amount();
     let quantity = Decimal::from(o.quantity);
     let mut item = ProductItem {
-        code: Some(
-            o.product_code
-                .clone()
-                .unwrap_or_else(|| o.plan.to_string()),
-        ),
+        code: Some(o.product_code.clone().unwrap_or_else(|| o.plan.to_string())),
         name: plan.map(|p| p.name.clone()),
         quantity: Some(quantity),
         unit_value: (!quantity.is_zero()).then(|| (total / quantity).round_dp(2)),

@@ -14,8 +14,7 @@ use sig_core::ids::{CompanyId, CustomerId, IntegrationId, ServerId, ServiceOrder
 use sig_core::ports::SourceKey;
 use sig_core::store::{
     Actor, AuditEvent, AuditFilter, Change, CustomerLinks, DirectRegistration, Integration,
-    IntegrationFilter,
-    IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
+    IntegrationFilter, IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
 };
 use sig_core::taxid::TaxId;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};

@@ -28,8 +28,7 @@ use crate::ports::{CustomerLookup, ErpCustomer, SourceKey, UpstreamError};
 use crate::problem::Problems;
 use crate::raw::{RawCustomer, RawOrder, RawProposal};
 use crate::store::{
-    Actor, AuditEvent, AuditOutcome, DirectRegistration, Integration, IntegrationStatus,
-    StoreError,
+    Actor, AuditEvent, AuditOutcome, DirectRegistration, Integration, IntegrationStatus, StoreError,
 };
 use crate::taxid::TaxId;
 
@@ -194,14 +193,7 @@ impl Pipeline {
             .map_err(RegisterError::Invalid)?;
         let details = serde_json::json!({"orders": registration.orders.len()});
         Ok(self
-            .register_valid(
-                company,
-                &tax_id,
-                registration,
-                actor,
-                "register",
-                details,
-            )
+            .register_valid(company, &tax_id, registration, actor, "register", details)
             .await?)
     }
 

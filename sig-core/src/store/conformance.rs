@@ -536,12 +536,8 @@ pub async fn direct_registration_is_atomic(store: Arc<dyn Store>) {
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
             let candidate = CustomerId::new();
-            let mut new = Integration::new(
-                company(),
-                SourceKey::direct(candidate),
-                Actor::System,
-                t(0),
-            );
+            let mut new =
+                Integration::new(company(), SourceKey::direct(candidate), Actor::System, t(0));
             new.customer = Some(candidate);
             s.register_direct(&company(), &tax, candidate, new, intake_event(t(0)))
                 .await
@@ -588,11 +584,17 @@ pub async fn direct_registration_is_atomic(store: Arc<dyn Store>) {
         })
         .await
         .expect("list");
-    assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![first.id]);
+    assert_eq!(
+        listed.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
 
     // A customer SIG knows from a proposal is not registered again.
     let other: TaxId = "11144477735".parse().expect("valid CPF");
-    assert_eq!(store.find_customer(&company(), &other).await.expect("find"), None);
+    assert_eq!(
+        store.find_customer(&company(), &other).await.expect("find"),
+        None
+    );
     let known = store
         .customer_id_for(&company(), &other, CustomerId::new())
         .await
