@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod cmd;
+pub mod fixtures;
 pub mod report;
 pub mod runtime;
 pub mod sandboxes;

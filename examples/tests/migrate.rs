@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Harness, generate, seed_omie, write};
+use common::{Harness, generate, seed_omie, sig, write};
 use serde_json::Value;
 use sig_core::store::{AuditFilter, AuditOutcome};
 
 /// Run `sig migrate` to its end; the JSON lines it printed, split into rows and summary.
 fn migrate(h: &Harness, file: &str, extra: &[&str], user: &str) -> (Vec<Value>, Value) {
-    let out = h
-        .sig()
+    let out = sig(h)
         .args(["migrate", "--config"])
         .arg(&h.config_path)
         .arg(h.path(file))
@@ -101,7 +100,11 @@ async fn the_shipped_sample_checks_as_documented() {
     assert_eq!(summary["valid"], 5);
     assert_eq!(summary["apply"], false);
     let (creates, _) = h.creates();
-    assert_eq!(creates.values().sum::<u64>(), 0, "a dry run writes nothing upstream");
+    assert_eq!(
+        creates.values().sum::<u64>(),
+        0,
+        "a dry run writes nothing upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,8 +112,7 @@ async fn a_viewer_cannot_migrate_and_the_refusal_is_audited() {
     let h = Harness::start("viewer").await;
     let g = generate(20, 3, 0.0);
     write(&h.path("m.csv"), &g.csv);
-    let out = h
-        .sig()
+    let out = sig(&h)
         .args(["migrate", "--config"])
         .arg(&h.config_path)
         .arg(h.path("m.csv"))
@@ -121,8 +123,7 @@ async fn a_viewer_cannot_migrate_and_the_refusal_is_audited() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("may not migrate"), "{err}");
     // A user sig.toml does not list is refused too.
-    let out = h
-        .sig()
+    let out = sig(&h)
         .args(["migrate", "--config"])
         .arg(&h.config_path)
         .arg(h.path("m.csv"))
@@ -131,8 +132,7 @@ async fn a_viewer_cannot_migrate_and_the_refusal_is_audited() {
         .expect("run sig");
     assert_eq!(out.status.code(), Some(1));
     // Without anyone acting, it is a usage error.
-    let out = h
-        .sig()
+    let out = sig(&h)
         .args(["migrate", "--config"])
         .arg(&h.config_path)
         .arg(h.path("m.csv"))
@@ -152,10 +152,7 @@ async fn a_viewer_cannot_migrate_and_the_refusal_is_audited() {
         .expect("audit");
     assert_eq!(denied.len(), 2);
     assert!(denied.iter().all(|e| e.outcome == AuditOutcome::Denied));
-    let rows = store
-        .list(&Default::default())
-        .await
-        .expect("list");
+    let rows = store.list(&Default::default()).await.expect("list");
     assert!(rows.is_empty(), "nothing registered");
 }
 
@@ -186,7 +183,10 @@ async fn ten_thousand_rows_dry_run_then_killed_resumed_and_repeated_without_dupl
     let t = Instant::now();
     let (rows, summary) = migrate(&h, "m.csv", &[], "bruno");
     eprintln!("dry run: {summary} in {:?}", t.elapsed());
-    assert_eq!(outcome(&summary, "would_create") + outcome(&summary, "would_adopt"), good);
+    assert_eq!(
+        outcome(&summary, "would_create") + outcome(&summary, "would_adopt"),
+        good
+    );
     assert_eq!(outcome(&summary, "would_adopt"), g.in_omie.len() as u64);
     assert_eq!(outcome(&summary, "rejected"), g.bad.len() as u64);
     assert_eq!(outcome(&summary, "duplicate"), g.duplicates.len() as u64);
@@ -194,8 +194,7 @@ async fn ten_thousand_rows_dry_run_then_killed_resumed_and_repeated_without_dupl
     assert_eq!(h.creates().0, seeded, "a dry run creates nothing upstream");
 
     // 2. Applied by a child process, killed midway.
-    let mut child = h
-        .sig()
+    let mut child = sig(&h)
         .args(["migrate", "--config"])
         .arg(&h.config_path)
         .arg(h.path("m.csv"))
@@ -278,7 +277,11 @@ async fn ten_thousand_rows_dry_run_then_killed_resumed_and_repeated_without_dupl
     eprintln!("repeat run: {summary} in {:?}", t.elapsed());
     assert_eq!(outcome(&summary, "already_migrated"), good);
     assert_eq!(summary["registered"], 0);
-    assert_eq!(h.creates(), (creates, 0), "a repeat creates nothing upstream");
+    assert_eq!(
+        h.creates(),
+        (creates, 0),
+        "a repeat creates nothing upstream"
+    );
 }
 
 /// Every bad row is reported with the fields the generator broke.
@@ -288,7 +291,9 @@ fn check_bad_rows(rows: &[Value], g: &common::Generated) {
         .map(|r| (r["row"].as_u64().expect("row"), r))
         .collect();
     for (row, fields) in &g.bad {
-        let r = by_row.get(row).unwrap_or_else(|| panic!("row {row} is reported"));
+        let r = by_row
+            .get(row)
+            .unwrap_or_else(|| panic!("row {row} is reported"));
         assert_eq!(r["outcome"], "rejected", "row {row}: {r}");
         let reported: Vec<&str> = r["problems"]
             .as_array()
@@ -301,7 +306,9 @@ fn check_bad_rows(rows: &[Value], g: &common::Generated) {
         }
     }
     for (row, first) in &g.duplicates {
-        let r = by_row.get(row).unwrap_or_else(|| panic!("row {row} is reported"));
+        let r = by_row
+            .get(row)
+            .unwrap_or_else(|| panic!("row {row} is reported"));
         assert_eq!(r["outcome"], "duplicate", "row {row}: {r}");
         assert_eq!(r["first_row"], *first);
     }
