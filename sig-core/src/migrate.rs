@@ -36,6 +36,7 @@
 use std::collections::HashMap;
 use std::collections::btree_map::BTreeMap;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -645,6 +646,15 @@ pub enum MigrateError {
     /// The pipeline could not go on (store, unknown company).
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// The progress callback asked to stop: the rows before `done` are finished, the rest
+    /// untouched; running again goes on from there.
+    #[error("stopped after {done} of {total} rows (run again to go on)")]
+    Stopped {
+        /// Rows finished.
+        done: u64,
+        /// Rows in the file.
+        total: u64,
+    },
 }
 
 impl From<StoreError> for MigrateError {
@@ -671,8 +681,9 @@ struct Candidate {
 }
 
 /// Run a migration of `rows` (read with `layout`) for `actor`, dry or applied per
-/// `options`, calling `progress` as rows finish. See the module documentation for what
-/// happens to each row.
+/// `options`, calling `progress` as rows finish; `progress` returning
+/// [`ControlFlow::Break`] stops the run after the chunk in flight ([`MigrateError::Stopped`]).
+/// See the module documentation for what happens to each row.
 #[allow(clippy::too_many_arguments)]
 pub async fn migrate(
     pipeline: &Pipeline,
@@ -682,7 +693,7 @@ pub async fn migrate(
     options: &MigrationOptions,
     layout: &Layout,
     rows: Vec<MigrationRow>,
-    progress: &mut (dyn FnMut(Progress) + Send),
+    progress: &mut (dyn FnMut(Progress) -> ControlFlow<()> + Send),
 ) -> Result<MigrationReport, MigrateError> {
     let started = Instant::now();
     pipeline
@@ -700,7 +711,9 @@ pub async fn migrate(
     let mut registered = 0u64;
     let mut reported = 0usize;
     let mut chunk: Vec<Candidate> = Vec::with_capacity(options.chunk.max(1));
-    progress(Progress { done: 0, total });
+    if progress(Progress { done: 0, total }).is_break() {
+        return Err(MigrateError::Stopped { done: 0, total });
+    }
 
     for (index, r) in rows.into_iter().enumerate() {
         match check_row(pipeline, layout, &r) {
@@ -722,11 +735,11 @@ pub async fn migrate(
         }
         if chunk.len() >= options.chunk.max(1) {
             registered += run_chunk(pipeline, actor, options, &mut chunk, &mut outcomes).await?;
-            report_progress(&outcomes, &mut reported, total, progress);
+            report_progress(&outcomes, &mut reported, total, progress)?;
         }
     }
     registered += run_chunk(pipeline, actor, options, &mut chunk, &mut outcomes).await?;
-    report_progress(&outcomes, &mut reported, total, progress);
+    report_progress(&outcomes, &mut reported, total, progress)?;
 
     let rows: Vec<RowReport> = outcomes
         .into_iter()
@@ -798,18 +811,19 @@ fn report_progress(
     outcomes: &[Option<RowOutcome>],
     reported: &mut usize,
     total: u64,
-    progress: &mut (dyn FnMut(Progress) + Send),
-) {
+    progress: &mut (dyn FnMut(Progress) -> ControlFlow<()> + Send),
+) -> Result<(), MigrateError> {
     // Rows finish in file order up to the first one still in flight.
     let done = outcomes[*reported..]
         .iter()
         .take_while(|o| o.is_some())
         .count();
     *reported += done;
-    progress(Progress {
-        done: *reported as u64,
-        total,
-    });
+    let done = *reported as u64;
+    match progress(Progress { done, total }) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(MigrateError::Stopped { done, total }),
+    }
 }
 
 /// Map and validate one record.

@@ -7,7 +7,8 @@
 //!     ├── UpstreamError   .system .call .kind .status .code .record .retryable
 //!     │                   .maybe_applied .retry_after
 //!     ├── ConfigError     .errors (one entry per wrong key of sig.toml)
-//!     └── StoreError      .retryable
+//!     ├── StoreError      .retryable
+//!     └── AccessDenied    .action .field .reason (the policy refused the actor)
 //! ```
 //!
 //! The classes are created here with [`create_exception!`]: the stable ABI (`abi3`) cannot
@@ -61,6 +62,14 @@ create_exception!(
      says whether trying again later can help."
 );
 
+create_exception!(
+    sig_voip,
+    AccessDenied,
+    SigError,
+    "The authorization policy refused the actor (the refusal is audited). `.action` names \
+     the action (`migrate`, …), `.field` the field for an edit, `.reason` why."
+);
+
 /// Every failure the bindings report, before it becomes a Python exception.
 ///
 /// Each variant wraps the error type of the Rust code it comes from, so the mapping to Python
@@ -85,6 +94,9 @@ pub enum Error {
         /// Whether trying again later can help (a locked database, a lost connection).
         retryable: bool,
     },
+    /// The authorization policy refused the actor.
+    #[error("{0}")]
+    Denied(#[from] sig_core::authz::Denied),
 }
 
 impl From<Problems> for Error {
@@ -177,6 +189,14 @@ fn build<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
                 retryable.into_pyobject(py)?.to_owned().into_any(),
             )],
         ),
+        Error::Denied(d) => (
+            py.get_type::<AccessDenied>(),
+            vec![
+                ("action", d.action.as_str().into_pyobject(py)?.into_any()),
+                ("field", d.field.as_deref().into_pyobject(py)?.into_any()),
+                ("reason", d.reason.to_string().into_pyobject(py)?.into_any()),
+            ],
+        ),
     };
     let exc = class.call1((message,))?;
     for (name, value) in attrs {
@@ -254,6 +274,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UpstreamError", py.get_type::<UpstreamError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("AccessDenied", py.get_type::<AccessDenied>())?;
     Ok(())
 }
 

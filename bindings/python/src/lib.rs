@@ -37,6 +37,7 @@ use pyo3::prelude::*;
 
 pub mod detach;
 pub mod errors;
+pub mod migrate;
 pub mod validate;
 
 /// The native module behind the `sig_voip` package (`sig_voip._native`).
@@ -45,5 +46,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     validate::register(m)?;
+    migrate::register(m)?;
     Ok(())
 }

@@ -184,6 +184,7 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
     let mut progress = move |p: Progress| {
         progress_bar.set_length(p.total);
         progress_bar.set_position(p.done);
+        std::ops::ControlFlow::Continue(())
     };
     let result = migrate(
         &rt.pipeline,

@@ -12,12 +12,23 @@ Validation of Brazilian values, one value at a time or a whole column at once::
 
 Every error SIG reports is a :class:`SigError`: :class:`ValidationError` (``.errors``, a list
 of ``{field, code, message}``), :class:`UpstreamError`, :class:`ConfigError` and
-:class:`StoreError`.
+:class:`StoreError`, and :class:`AccessDenied` when the authorization policy refuses the actor.
+
+Migration of historical customers from a CSV file (``docs/migration.md``)::
+
+    report = sig_voip.migrate("legacy.csv", "sig.toml", actor="bruno")   # a dry run
+    report["summary"]["outcomes"]
 """
 
 from __future__ import annotations
 
+from sig_voip._migration_types import (
+    MigrationReport,
+    MigrationRow,
+    MigrationSummary,
+)
 from sig_voip._native import (
+    AccessDenied,
     Cep,
     ConfigError,
     Email,
@@ -32,6 +43,7 @@ from sig_voip._native import (
     cnpj_is_valid,
     cpf_is_valid,
     email_is_valid,
+    migrate,
     parse_cep,
     parse_email,
     parse_phone,
@@ -46,10 +58,14 @@ from sig_voip._native import (
 from sig_voip._types import ErrorDetail
 
 __all__ = [
+    "AccessDenied",
     "Cep",
     "ConfigError",
     "Email",
     "ErrorDetail",
+    "MigrationReport",
+    "MigrationRow",
+    "MigrationSummary",
     "Phone",
     "SigError",
     "StoreError",
@@ -61,6 +77,7 @@ __all__ = [
     "cnpj_is_valid",
     "cpf_is_valid",
     "email_is_valid",
+    "migrate",
     "parse_cep",
     "parse_email",
     "parse_phone",

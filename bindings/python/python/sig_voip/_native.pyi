@@ -3,11 +3,13 @@
 Import from ``sig_voip``, not from here.
 """
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from typing import Literal, NoReturn, final
 
 from typing_extensions import Self
 
+from sig_voip._migration_types import MigrationReport
 from sig_voip._types import ErrorDetail
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "UpstreamError",
     "ConfigError",
     "StoreError",
+    "AccessDenied",
+    "migrate",
     "TaxId",
     "Cep",
     "Phone",
@@ -81,6 +85,13 @@ class StoreError(SigError):
     """The SIG store could not be opened or read."""
 
     retryable: bool
+
+class AccessDenied(SigError):
+    """The authorization policy refused the actor (the refusal is audited)."""
+
+    action: str
+    field: str | None
+    reason: str
 
 def _raise_sample_error(kind: Literal["validation", "upstream", "config", "store"]) -> NoReturn:
     """Raise a sample of one exception class through the real Rust mapping (for tests)."""
@@ -178,3 +189,18 @@ def validate_phones(values: Iterable[str]) -> list[bool]: ...
 def email_is_valid(value: str) -> bool: ...
 def parse_email(value: str) -> Email: ...
 def validate_emails(values: Iterable[str]) -> list[bool]: ...
+
+# --- migration -----------------------------------------------------------------------------
+
+def migrate(
+    path: str | os.PathLike[str],
+    config: str | os.PathLike[str],
+    apply: bool = False,
+    progress: Callable[[int, int], object] | None = None,
+    *,
+    actor: str,
+    company: str | None = None,
+    lease: float = 60.0,
+) -> MigrationReport:
+    """Migrate the customers of a CSV file (``docs/migration.md``): a dry run unless
+    ``apply=True``; ``progress(done, total)`` as rows finish."""
