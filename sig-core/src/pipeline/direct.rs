@@ -287,3 +287,40 @@ pub enum FindError {
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, MapSecrets};
+
+    #[test]
+    fn a_docsales_account_may_not_take_the_direct_source_id() {
+        let toml = r#"
+[store]
+sqlite = "sig.sqlite"
+
+[accounts.omie.acme]
+app_key = { env = "K" }
+app_secret = { env = "K" }
+
+[accounts.docsales.sig]
+token = { env = "K" }
+webhook_secret = { env = "K" }
+
+[[companies]]
+id = "acme"
+name = "ACME"
+omie_account = "acme"
+docsales_account = "sig"
+"#;
+        let secrets = MapSecrets([("K".to_owned(), "v-Zq1".to_owned())].into());
+        let e = Config::from_toml(toml, Path::new("."), &secrets).unwrap_err();
+        assert!(
+            e.problems()
+                .iter()
+                .any(|p| p.field == "accounts.docsales.sig" && p.message.contains("reserved")),
+            "{e}"
+        );
+    }
+}
