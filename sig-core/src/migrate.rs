@@ -499,8 +499,13 @@ pub enum RowOutcome {
         /// The ERP's id of the customer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         erp_id: Option<i64>,
-        /// Whether an existing ERP record was adopted.
+        /// Whether an existing ERP record under another system's integration code was
+        /// adopted (it keeps that code; SIG links it by the ERP's id).
         adopted: bool,
+        /// Whether the ERP record was created for this customer (best effort: the ERP's
+        /// answer text); neither created nor adopted means an existing record without an
+        /// integration code now carries SIG's, or SIG's own record was found.
+        erp_created: bool,
         /// Whether this run finished an integration an earlier, interrupted run started.
         resumed: bool,
     },
@@ -599,10 +604,13 @@ pub struct MigrationSummary {
     pub outcomes: BTreeMap<String, u64>,
     /// Customers registered by this run.
     pub registered: u64,
-    /// Integrations done whose ERP record this run created (not adopted).
+    /// Rows integrated now whose ERP record was created for them.
     pub erp_created: u64,
-    /// Integrations done that adopted an existing ERP record.
+    /// Rows integrated now that adopted an ERP record under another integration code.
     pub erp_adopted: u64,
+    /// Rows integrated now that found an ERP record otherwise (one without an integration
+    /// code, which now carries SIG's; or SIG's own, after an interrupted run).
+    pub erp_matched: u64,
     /// Wall time, in milliseconds.
     pub elapsed_ms: u64,
     /// Rows per second over the whole run.
@@ -763,11 +771,18 @@ pub async fn migrate(
             .outcomes
             .entry(r.outcome.name().to_owned())
             .or_default() += 1;
-        if let RowOutcome::Integrated { adopted, .. } = &r.outcome {
+        if let RowOutcome::Integrated {
+            adopted,
+            erp_created,
+            ..
+        } = &r.outcome
+        {
             if *adopted {
                 summary.erp_adopted += 1;
-            } else {
+            } else if *erp_created {
                 summary.erp_created += 1;
+            } else {
+                summary.erp_matched += 1;
             }
         }
     }
@@ -999,7 +1014,8 @@ async fn finished(
                 customer,
                 integration,
                 erp_id: erp.as_ref().map(|e| e.erp_id),
-                adopted: erp.is_some_and(|e| e.adopted),
+                adopted: erp.as_ref().is_some_and(|e| e.adopted),
+                erp_created: erp.as_ref().is_some_and(|e| e.created),
                 resumed,
             })
         }

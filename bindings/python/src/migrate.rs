@@ -54,7 +54,11 @@ fn store_error(e: impl std::fmt::Display) -> Error {
 fn read_csv(path: &Path) -> Result<(Layout, Vec<MigrationRow>), Error> {
     let bytes = std::fs::read(path).map_err(|e| {
         let mut p = Problems::new();
-        p.add("path", Code::UnknownReference, format!("cannot read {}: {e}", path.display()));
+        p.add(
+            "path",
+            Code::UnknownReference,
+            format!("cannot read {}: {e}", path.display()),
+        );
         Error::Validation(p)
     })?;
     let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -64,7 +68,11 @@ fn read_csv(path: &Path) -> Result<(Layout, Vec<MigrationRow>), Error> {
         .from_reader(bytes.as_slice());
     let header = reader.headers().map_err(|e| {
         let mut p = Problems::new();
-        p.add("header", Code::InvalidFormat, format!("the header cannot be read: {e}"));
+        p.add(
+            "header",
+            Code::InvalidFormat,
+            format!("the header cannot be read: {e}"),
+        );
         Error::Validation(p)
     })?;
     let names: Vec<&str> = header.iter().collect();
@@ -85,7 +93,9 @@ fn read_csv(path: &Path) -> Result<(Layout, Vec<MigrationRow>), Error> {
                     Err(_) => MigrationRow {
                         row,
                         fields: Vec::new(),
-                        unreadable: Some("the row is not UTF-8 text: save the file as UTF-8".into()),
+                        unreadable: Some(
+                            "the row is not UTF-8 text: save the file as UTF-8".into(),
+                        ),
                     },
                 });
             }
@@ -152,9 +162,10 @@ async fn pipeline(
     }
     let mut companies = Vec::new();
     for c in &config.companies {
-        let erp = omie.get(&c.omie_account).cloned().ok_or_else(|| {
-            config_error(&format!("companies.{}", c.id), "no such Omie account")
-        })?;
+        let erp = omie
+            .get(&c.omie_account)
+            .cloned()
+            .ok_or_else(|| config_error(&format!("companies.{}", c.id), "no such Omie account"))?;
         // Pending proposals of the store are run too: they need their source.
         let source = match config.docsales_accounts.get(&c.docsales_account) {
             Some(a) => Some(Arc::new(sig_docsales::DocSalesSource::new(
@@ -263,9 +274,9 @@ fn migrate_csv<'py>(
                 .map_err(|e: sig_core::Invalid| Error::Validation(Problems(vec![e.at("actor")])))?;
             let profile = config.user(&user).map(|u| u.profile);
             let company: CompanyId = match company {
-                Some(c) => c
-                    .parse()
-                    .map_err(|e: sig_core::Invalid| Error::Validation(Problems(vec![e.at("company")])))?,
+                Some(c) => c.parse().map_err(|e: sig_core::Invalid| {
+                    Error::Validation(Problems(vec![e.at("company")]))
+                })?,
                 None => match config.companies.as_slice() {
                     [only] => only.id.clone(),
                     _ => {

@@ -266,8 +266,8 @@ fn print_report(report: &MigrationReport, args: &Args, scale: Option<f64>) -> Re
         if s.apply {
             writeln!(
                 out,
-                "Omie customers: {} created, {} adopted",
-                s.erp_created, s.erp_adopted
+                "Omie customers: {} created, {} adopted, {} matched",
+                s.erp_created, s.erp_adopted, s.erp_matched
             )
             .map_err(w)?;
         }

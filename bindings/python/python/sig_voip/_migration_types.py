@@ -33,7 +33,7 @@ class MigrationRow(_MigrationRowRequired, total=False):
     """One row's result: ``row`` is the file line (the header is line 1); the other keys
     depend on the outcome (``docs/migration.md``): ``problems`` for ``rejected`` and
     ``held``, ``first_row`` for ``duplicate``, ``customer``/``integration`` once registered,
-    ``erp_id``/``adopted``/``resumed`` for ``integrated``, ``status`` for
+    ``erp_id``/``adopted``/``erp_created``/``resumed`` for ``integrated``, ``status`` for
     ``already_migrated``, ``step``/``reason``/``retryable`` for ``failed``."""
 
     problems: list[ErrorDetail]
@@ -43,6 +43,7 @@ class MigrationRow(_MigrationRowRequired, total=False):
     status: str
     erp_id: int
     adopted: bool
+    erp_created: bool
     resumed: bool
     step: str
     reason: str
@@ -59,6 +60,7 @@ class MigrationSummary(TypedDict):
     registered: int
     erp_created: int
     erp_adopted: int
+    erp_matched: int
     elapsed_ms: int
     rows_per_second: float
 
