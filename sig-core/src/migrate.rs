@@ -705,7 +705,7 @@ pub async fn migrate(
 ) -> Result<MigrationReport, MigrateError> {
     let started = Instant::now();
     pipeline
-        .authorize(policy, actor, profile, Action::Migrate)
+        .authorize_audited(policy, actor, profile, Action::Migrate)
         .await?;
     // Fails early on an unknown company, before any row.
     if !pipeline.has_company(&options.company) {

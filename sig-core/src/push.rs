@@ -145,7 +145,7 @@ pub async fn push_to_docsales(
     template: Option<&str>,
 ) -> Result<PushOutcome, PushError> {
     match pipeline
-        .authorize(policy, actor, profile, Action::PushToDocsales)
+        .authorize_audited(policy, actor, profile, Action::PushToDocsales)
         .await
     {
         Ok(()) => {}

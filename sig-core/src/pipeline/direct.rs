@@ -151,7 +151,7 @@ impl Pipeline {
 
     /// Decide whether `actor` (with its user's `profile`) may do `action`, write the decision
     /// to the audit, and return the refusal if denied.
-    pub async fn authorize(
+    pub async fn authorize_audited(
         &self,
         policy: &Policy,
         actor: &Actor,
@@ -181,7 +181,7 @@ impl Pipeline {
             return Err(PipelineError::UnknownCompany(company.clone()).into());
         }
         match self
-            .authorize(policy, actor, profile, Action::RegisterCustomer)
+            .authorize_audited(policy, actor, profile, Action::RegisterCustomer)
             .await
         {
             Ok(()) => {}
@@ -266,7 +266,7 @@ impl Pipeline {
     }
 }
 
-/// Why [`Pipeline::authorize`] refused or could not decide.
+/// Why [`Pipeline::authorize_audited`] refused or could not decide.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorizeError {
     /// Denied (the decision is audited).
