@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Crate features the test build needs (the vendor sandboxes); the Python extension-module
 # feature stays off so test binaries link.
-FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox,sig-fiscal/sandbox"
+FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox,sig-fiscal/sandbox,sig-examples/failpoints"
 
 step() { printf '\n==> %s\n' "$*"; }
 

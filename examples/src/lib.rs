@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod cmd;
+pub mod fixtures;
 pub mod logging;
 pub mod report;
 pub mod runtime;

@@ -43,6 +43,14 @@ enum Command {
     /// Look after integrations: list (failed and held are the dead-letter view), show, retry,
     /// cancel.
     Integrations(cmd::integrations::Args),
+    /// Customers registered directly in SIG.
+    #[command(subcommand)]
+    Customers(cmd::customers::Command),
+    /// Migrate historical customers from a CSV file (a dry run unless --apply).
+    Migrate(cmd::migrate::Args),
+    /// SIG → DocSales: push a customer's data, create a document.
+    #[command(subcommand)]
+    Docsales(cmd::docsales::Command),
 }
 
 /// Run an async command on a multi-threaded runtime.
@@ -72,6 +80,9 @@ fn main() -> ExitCode {
         Command::Servers(args) => block_on(cmd::servers::run(args)),
         Command::Serve(args) => block_on(cmd::serve::run(args)),
         Command::Integrations(args) => block_on(cmd::integrations::run(args)),
+        Command::Customers(c) => block_on(cmd::customers::run(c)),
+        Command::Migrate(args) => block_on(cmd::migrate::run(args)),
+        Command::Docsales(c) => block_on(cmd::docsales::run(c)),
     };
     match result {
         Ok(Outcome::Findings) if cli.strict => ExitCode::from(1),

@@ -397,10 +397,10 @@ pub fn pointed_config(text: &str, base: &Path, config: &Config) -> Result<String
 fn absolutise_paths(v: &mut toml::Table, base: &Path) {
     for (key, value) in v.iter_mut() {
         match value {
-            toml::Value::String(s) if key == "sqlite" || key == "file" => {
-                if Path::new(s.as_str()).is_relative() {
-                    *s = base.join(s.as_str()).display().to_string();
-                }
+            toml::Value::String(s)
+                if (key == "sqlite" || key == "file") && Path::new(s.as_str()).is_relative() =>
+            {
+                *s = base.join(s.as_str()).display().to_string();
             }
             toml::Value::Table(t) => absolutise_paths(t, base),
             toml::Value::Array(items) => {

@@ -343,7 +343,7 @@ async fn killed_anywhere_the_flow_finishes_exactly_once() {
             runs += 1;
             // Two runs in three stop at a failpoint (every name in turn, at its 1st to 4th
             // hit in the run), one in three at a random moment.
-            let end = if runs % 3 == 0 {
+            let end = if runs.is_multiple_of(3) {
                 let after = Duration::from_millis(rng.random_range(30..1500));
                 let r = round.clone_run(None, Some(after));
                 if matches!(r, RunEnd::Killed) {

@@ -939,6 +939,14 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         let Some(id) = p.check(&key, name.parse::<AccountId>()) else {
             continue;
         };
+        if id.as_str() == crate::ports::DIRECT_SOURCE {
+            // Its proposals' source keys would read as direct registrations.
+            p.add(
+                &key,
+                Code::Inconsistent,
+                "the account id 'sig' is reserved for customers registered directly in SIG",
+            );
+        }
         check_url(&a.base_url, &format!("{key}.base_url"), p);
         let token = resolve_secret(&a.token, &format!("{key}.token"), base, src, p);
         let webhook_secret = resolve_secret(

@@ -39,6 +39,10 @@
 //! [`Pipeline::release_claims`] gives back whatever was claimed and not finished when the
 //! caller had to abandon runs (a shutdown deadline).
 
+mod direct;
+
+pub use direct::{AuthorizeError, FindError, RawRegistration, RegisterError, RegisterOutcome};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1060,6 +1064,7 @@ impl Pipeline {
     /// source field they came from.
     fn check_proposal(
         &self,
+        source: &SourceKey,
         raw: &RawProposal,
         journal: &BTreeMap<String, StepEntry>,
     ) -> Result<Proposal, Problems> {
@@ -1079,7 +1084,12 @@ impl Pipeline {
                 .filter(|p| !edited.iter().any(|e| manual::covers(e, &p.field)))
                 .collect(),
         );
-        let mut outcome = raw.validate(&self.catalog);
+        // Direct registrations and migrated rows may have no service orders.
+        let mut outcome = if source.is_direct() {
+            raw.validate_registration(&self.catalog)
+        } else {
+            raw.validate(&self.catalog)
+        };
         if let Ok(proposal) = &outcome
             && !proposal.status.starts_integration()
         {
@@ -1126,7 +1136,7 @@ impl Pipeline {
             None => {
                 let started = StepStart::new("validate");
                 let raw = state.raw.clone().unwrap_or_default();
-                match self.check_proposal(&raw, &journal) {
+                match self.check_proposal(&state.source, &raw, &journal) {
                     Ok(_) if company.hold_for_review && !journal.contains_key(REVIEW_STEP) => {
                         let now = self.clock.now();
                         state.status = IntegrationStatus::Held;

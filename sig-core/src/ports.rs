@@ -385,6 +385,27 @@ pub struct SourceKey {
     pub proposal_id: String,
 }
 
+/// The source account of customers registered directly in SIG and of migrated rows
+/// (DESIGN.md, "Identity and idempotency"). No DocSales account may use this id.
+pub const DIRECT_SOURCE: &str = "sig";
+
+impl SourceKey {
+    /// The source key of a direct registration or migrated row: (`sig`, SIG customer id).
+    /// One per customer, so registering the same customer again finds the first one.
+    pub fn direct(customer: CustomerId) -> Self {
+        SourceKey {
+            account: DIRECT_SOURCE.to_owned(),
+            proposal_id: customer.to_string(),
+        }
+    }
+
+    /// Whether this is a direct registration's key (the record carries its own data and its
+    /// service orders are optional).
+    pub fn is_direct(&self) -> bool {
+        self.account == DIRECT_SOURCE
+    }
+}
+
 /// A proposal read from its source, mapped to the domain's raw shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcedProposal {

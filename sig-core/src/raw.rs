@@ -631,6 +631,21 @@ impl RawProposal {
     /// Validate the whole proposal against the catalog. Every problem is reported at once;
     /// nothing panics whatever the input.
     pub fn validate(&self, catalog: &Catalog) -> Result<Proposal, Problems> {
+        self.validate_with(catalog, true)
+    }
+
+    /// Validate a direct registration or a migrated row (DESIGN.md, "Identity and
+    /// idempotency"): the same rules as [`validate`](Self::validate), except that service
+    /// orders are optional — a customer may be registered on its own.
+    pub fn validate_registration(&self, catalog: &Catalog) -> Result<Proposal, Problems> {
+        self.validate_with(catalog, false)
+    }
+
+    fn validate_with(
+        &self,
+        catalog: &Catalog,
+        orders_required: bool,
+    ) -> Result<Proposal, Problems> {
         let mut p = Problems::new();
         let id = req(&mut p, "id", &self.id, |s| Ok(trim_ascii(s).to_owned()));
         let status = self
@@ -641,7 +656,7 @@ impl RawProposal {
         let customer = self.customer.validate_into("customer", &mut p);
         let mut orders = Vec::with_capacity(self.orders.len());
         let mut orders_ok = true;
-        if self.orders.is_empty() {
+        if orders_required && self.orders.is_empty() {
             p.add(
                 "orders",
                 Code::Required,

@@ -349,6 +349,18 @@ impl Change {
     }
 }
 
+/// What [`Store::register_direct`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirectRegistration {
+    /// The tax id was new to SIG: the candidate customer id and the integration were stored.
+    Created(Integration),
+    /// The customer already has its direct integration (a repeat): that one, unchanged.
+    Existing(Integration),
+    /// SIG already knows the customer from another source (a DocSales proposal): nothing was
+    /// written.
+    KnownElsewhere(CustomerId),
+}
+
 /// Filters for listing integrations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntegrationFilter {
@@ -360,6 +372,8 @@ pub struct IntegrationFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only this company.
     pub company: Option<CompanyId>,
+    /// Only integrations of this SIG customer.
+    pub customer: Option<CustomerId>,
     /// At most this many, newest first (`None`: all, oldest first).
     pub limit: Option<usize>,
 }
@@ -546,6 +560,27 @@ pub trait Store: Send + Sync {
         candidate: CustomerId,
     ) -> Result<CustomerId, StoreError>;
 
+    /// The SIG customer for a tax id in a company, if there is one (never inserts).
+    async fn find_customer(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+    ) -> Result<Option<CustomerId>, StoreError>;
+
+    /// Register a customer directly, in one transaction: when the tax id is new in the
+    /// company, store `candidate` as its SIG customer and intake `new` (whose source key must
+    /// be [`SourceKey::direct`]`(candidate)`), with `audit`; when the customer exists and has
+    /// its direct integration, return that one; when it exists from another source, write
+    /// nothing. A crash can never leave the customer stored without its integration.
+    async fn register_direct(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+        new: Integration,
+        audit: AuditEvent,
+    ) -> Result<DirectRegistration, StoreError>;
+
     /// What the customer is linked to upstream.
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError>;
 
@@ -626,6 +661,7 @@ pub fn integration_matches(i: &Integration, f: &IntegrationFilter) -> bool {
         && f.since.is_none_or(|s| i.received_at >= s)
         && f.until.is_none_or(|u| i.received_at < u)
         && f.company.as_ref().is_none_or(|c| &i.company == c)
+        && f.customer.is_none_or(|c| i.customer == Some(c))
 }
 
 #[async_trait]
@@ -790,6 +826,46 @@ impl Store for MemoryStore {
             .customers
             .entry((company.clone(), *tax_id))
             .or_insert(candidate))
+    }
+
+    async fn find_customer(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        Ok(self
+            .lock()
+            .customers
+            .get(&(company.clone(), *tax_id))
+            .copied())
+    }
+
+    async fn register_direct(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+        new: Integration,
+        mut audit: AuditEvent,
+    ) -> Result<DirectRegistration, StoreError> {
+        let mut m = self.lock();
+        if let Some(existing) = m.customers.get(&(company.clone(), *tax_id)).copied() {
+            return Ok(match m.by_source.get(&SourceKey::direct(existing)) {
+                Some(id) => DirectRegistration::Existing(m.integrations[id].clone()),
+                None => DirectRegistration::KnownElsewhere(existing),
+            });
+        }
+        if new.source != SourceKey::direct(candidate) {
+            return Err(StoreError::Corrupt(format!(
+                "a direct registration must carry the source key sig/{candidate}"
+            )));
+        }
+        m.customers.insert((company.clone(), *tax_id), candidate);
+        audit.integration = Some(new.id);
+        m.by_source.insert(new.source.clone(), new.id);
+        m.integrations.insert(new.id, new.clone());
+        m.audit.push(audit);
+        Ok(DirectRegistration::Created(new))
     }
 
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {

@@ -13,6 +13,7 @@
 //! - [`mapping`]: a DocSales document → sig-core's [`RawProposal`](sig_core::raw::RawProposal)
 //!   with the DocSales field each domain field came from;
 //! - [`DocSalesSource`]: the [`ProposalSource`](sig_core::ports::ProposalSource) port;
+//! - [`DocSalesPush`]: the [`CrmPush`](sig_core::push::CrmPush) port (SIG → DocSales);
 //! - `sandbox` (feature `sandbox`): an in-memory DocSales on loopback with a webhook sender.
 //!
 //! Shapes and calls marked `[inferred]` are not documented by DocSales; they are listed in
@@ -28,9 +29,11 @@ pub use client::{CustomerRef, DocSalesClient, DocSalesClientBuilder, RetryPolicy
 pub use error::DocSalesError;
 pub use wire::{DecodeError, ProposalDocument, ProposalRef};
 pub mod mapping;
+pub mod push;
 pub mod source;
 pub mod webhook;
 
+pub use push::DocSalesPush;
 pub use source::DocSalesSource;
 pub use webhook::{IntakeError, Notification, WebhookRequest, intake};
 

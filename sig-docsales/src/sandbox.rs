@@ -591,12 +591,20 @@ async fn create_document(State(app): State<App>, headers: HeaderMap, body: Bytes
     document.status = Some(ProposalStatus::Active);
     document.created_at = Some(t);
     document.updated_at = Some(t);
+    // The document's customer: the account's customer record named by `customer_id` (one
+    // SIG wrote with `PUT /customers/{code}`) [inferred], else one a proposal carries.
     let customer = data
-        .proposals
+        .customers
         .values()
-        .filter_map(|s| s.doc.customer.as_ref())
+        .filter_map(|v| serde_json::from_value::<Customer>(v.clone()).ok())
         .find(|c| customer_matches(c, &customer_id))
-        .cloned()
+        .or_else(|| {
+            data.proposals
+                .values()
+                .filter_map(|s| s.doc.customer.as_ref())
+                .find(|c| customer_matches(c, &customer_id))
+                .cloned()
+        })
         .unwrap_or_else(|| Customer {
             code: Some(customer_id.clone()),
             ..Customer::default()

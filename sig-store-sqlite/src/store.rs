@@ -13,8 +13,9 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_f
 use sig_core::ids::{CompanyId, CustomerId, IntegrationId, ServerId, ServiceOrderId};
 use sig_core::ports::SourceKey;
 use sig_core::store::{
-    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, Integration, IntegrationCounts,
-    IntegrationFilter, IntegrationStatus, Load, Reservation, StepEntry, Store, StoreError,
+    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, DirectRegistration, Integration,
+    IntegrationCounts, IntegrationFilter, IntegrationStatus, Load, Reservation, StepEntry, Store,
+    StoreError,
 };
 use sig_core::taxid::TaxId;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
@@ -750,6 +751,10 @@ impl Store for SqliteStore {
             sql.push_str(" AND company = ?");
             values.push(Value::Text(c.to_string()));
         }
+        if let Some(c) = &filter.customer {
+            sql.push_str(" AND customer = ?");
+            values.push(Value::Text(c.to_string()));
+        }
         match filter.limit {
             Some(n) => {
                 sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
@@ -1021,6 +1026,96 @@ impl Store for SqliteStore {
                 .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))?;
             commit_tx(tx, &what)?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn find_customer(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let company = company.to_string();
+        let tax = tax_id.as_str().to_owned();
+        self.read("find_customer", move |conn| {
+            // The tax id is personal data: errors name the company only.
+            let what = format!("customer registry of {company}");
+            let ids = query_all(
+                conn,
+                "SELECT customer_id FROM customers WHERE company = ?1 AND tax_id = ?2",
+                params![company, tax],
+                &what,
+                |row| RowReader::new("customer", row).get::<String>(0, "customer_id"),
+            )?;
+            ids.first()
+                .map(|id| {
+                    uuid(id)
+                        .map(CustomerId::from_uuid)
+                        .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    async fn register_direct(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+        new: Integration,
+        mut audit: AuditEvent,
+    ) -> Result<DirectRegistration, StoreError> {
+        if new.source != SourceKey::direct(candidate) {
+            return Err(StoreError::Corrupt(format!(
+                "a direct registration must carry the source key sig/{candidate}"
+            )));
+        }
+        let values = integration_values(&new)?;
+        let company = company.to_string();
+        let tax = tax_id.as_str().to_owned();
+        self.write("register_direct", move |conn| {
+            // The tax id is personal data: errors name the company only.
+            let what = format!("direct registration in {company}");
+            let tx = immediate(conn, &what)?;
+            let existing = query_all(
+                &tx,
+                "SELECT customer_id FROM customers WHERE company = ?1 AND tax_id = ?2",
+                params![company, tax],
+                &what,
+                |row| RowReader::new("customer", row).get::<String>(0, "customer_id"),
+            )?;
+            if let Some(id) = existing.first() {
+                let id = uuid(id)
+                    .map(CustomerId::from_uuid)
+                    .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))?;
+                let key = SourceKey::direct(id);
+                let found = integration_by(
+                    &tx,
+                    "source_account = ?1 AND source_proposal = ?2",
+                    params![key.account, key.proposal_id],
+                    &what,
+                )?;
+                return Ok(match found {
+                    Some(i) => DirectRegistration::Existing(i),
+                    None => DirectRegistration::KnownElsewhere(id),
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO customers (company, tax_id, customer_id) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut st| st.execute(params![company, tax, candidate.to_string()]))
+            .ctx(|| format!("{what}: inserting the customer"))?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
+                 ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+            ))
+            .and_then(|mut st| st.execute(params_from_iter(values)))
+            .ctx(|| format!("{what}: inserting the integration"))?;
+            audit.integration = Some(new.id);
+            insert_audit(&tx, &audit)?;
+            commit_tx(tx, &what)?;
+            Ok(DirectRegistration::Created(new))
         })
         .await
     }

@@ -8,7 +8,7 @@
 //!     │                   .maybe_applied .retry_after
 //!     ├── ConfigError     .errors (one entry per wrong key of sig.toml)
 //!     ├── StoreError      .retryable
-//!     └── AccessDeniedError .actor .action .reason (sig-core's authorization policy said no)
+//!     └── AccessDeniedError .actor .action .field .reason (sig-core's authorization policy said no)
 //! ```
 //!
 //! The classes are created here with [`create_exception!`]: the stable ABI (`abi3`) cannot
@@ -68,8 +68,8 @@ create_exception!(
     AccessDeniedError,
     SigError,
     "SIG's authorization policy refused the action (e.g. an unmasked export of personal data). \
-     `.actor`, `.action` and `.reason` (a stable code such as `action_not_granted`) say who, \
-     what and why."
+     `.actor`, `.action`, `.field` (for an edit) and `.reason` (a stable code such as \
+     `action_not_granted`) say who, what and why; the refusal is audited."
 );
 
 /// Every failure the bindings report, before it becomes a Python exception.
@@ -224,6 +224,7 @@ fn build<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
             vec![
                 ("actor", d.actor.to_string().into_pyobject(py)?.into_any()),
                 ("action", d.action.as_str().into_pyobject(py)?.into_any()),
+                ("field", d.field.as_deref().into_pyobject(py)?.into_any()),
                 ("reason", deny_code(&d.reason).into_pyobject(py)?.into_any()),
             ],
         ),

@@ -530,6 +530,7 @@ impl History {
                 })
                 .transpose()?,
             limit: None,
+            customer: None,
         };
         let steps = names(step, "step")?;
         let actors = names(actor, "actor")?;
@@ -618,6 +619,7 @@ impl History {
                 })
                 .transpose()?,
             limit: None,
+            customer: None,
         };
         let actors = names(actor, "actor")?;
         let (summary, held, failures, volume) = enter_native(py, || {

@@ -49,6 +49,7 @@ pub mod errors;
 pub mod history;
 pub mod json;
 pub mod mapping;
+pub mod migrate;
 pub mod progress;
 pub mod sigtoml;
 pub mod validate;
@@ -61,5 +62,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     validate::register(m)?;
     mapping::register(m)?;
     history::register(m)?;
+    migrate::register(m)?;
     Ok(())
 }

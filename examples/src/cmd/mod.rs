@@ -1,8 +1,12 @@
 //! One module per `sig` subcommand.
 
+pub mod access;
 pub mod acting;
+pub mod customers;
 pub mod demo;
+pub mod docsales;
 pub mod integrations;
+pub mod migrate;
 pub mod proposals;
 pub mod sandbox;
 pub mod serve;

@@ -439,7 +439,7 @@ impl Pipeline {
             journal.insert(key, entry.clone());
             steps.push(entry);
         }
-        let validation = self.check_proposal(&after, &journal);
+        let validation = self.check_proposal(&i.source, &after, &journal);
         let was = i.status;
         let mut resumed = false;
         match &validation {
@@ -547,7 +547,7 @@ impl Pipeline {
         let journal = self.store.journal(id).await?;
         let now = self.clock.now();
         let raw = i.raw.clone().unwrap_or_default();
-        match self.check_proposal(&raw, &journal) {
+        match self.check_proposal(&i.source, &raw, &journal) {
             Err(problems) => {
                 i.problems = problems.clone();
                 i.step = Some("validate".into());
@@ -803,7 +803,7 @@ impl Pipeline {
             Some(v) => v.proposal.orders.clone(),
             None => {
                 let raw = i.raw.clone().unwrap_or_default();
-                match self.check_proposal(&raw, &journal) {
+                match self.check_proposal(&i.source, &raw, &journal) {
                     Ok(p) => p.orders,
                     Err(problems) => {
                         return Err(PipelineError::InvalidState {

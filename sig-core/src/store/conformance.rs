@@ -70,6 +70,7 @@ where
     list_filters(make().await).await;
     limit_state_and_audit(make().await).await;
     counts_match_the_integrations(make().await).await;
+    direct_registration_is_atomic(make().await).await;
 }
 
 /// Concurrent intakes of one source key create one integration.
@@ -700,6 +701,97 @@ pub async fn counts_match_the_integrations(store: Arc<dyn Store>) {
         IntegrationCounts::of(&listed),
         "the same as counting the list"
     );
+}
+
+/// A direct registration stores the customer and its integration together, once per tax id;
+/// a customer known from another source is left alone; integrations list by customer.
+pub async fn direct_registration_is_atomic(store: Arc<dyn Store>) {
+    let tax: TaxId = "52998224725".parse().expect("valid CPF");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let candidate = CustomerId::new();
+            let mut new =
+                Integration::new(company(), SourceKey::direct(candidate), Actor::System, t(0));
+            new.customer = Some(candidate);
+            s.register_direct(&company(), &tax, candidate, new, intake_event(t(0)))
+                .await
+        }));
+    }
+    let mut created = Vec::new();
+    let mut existing = std::collections::BTreeSet::new();
+    for task in tasks {
+        match task.await.expect("task").expect("register_direct") {
+            DirectRegistration::Created(i) => created.push(i),
+            DirectRegistration::Existing(i) => {
+                existing.insert(i.id);
+            }
+            DirectRegistration::KnownElsewhere(c) => {
+                panic!("a concurrent direct registration saw its customer {c} as foreign")
+            }
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one registration creates");
+    let first = &created[0];
+    assert!(
+        existing.iter().all(|id| *id == first.id),
+        "every repeat returns the first integration"
+    );
+    let customer = first.customer.expect("the customer is set");
+    assert_eq!(first.source, SourceKey::direct(customer));
+    assert_eq!(
+        store.find_customer(&company(), &tax).await.expect("find"),
+        Some(customer),
+        "the customer is stored with its integration"
+    );
+    assert_eq!(
+        store
+            .customer_id_for(&company(), &tax, CustomerId::new())
+            .await
+            .expect("customer_id_for"),
+        customer,
+        "the pipeline's customer step finds the registered customer"
+    );
+    let listed = store
+        .list(&IntegrationFilter {
+            customer: Some(customer),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+
+    // A customer SIG knows from a proposal is not registered again.
+    let other: TaxId = "11144477735".parse().expect("valid CPF");
+    assert_eq!(
+        store.find_customer(&company(), &other).await.expect("find"),
+        None
+    );
+    let known = store
+        .customer_id_for(&company(), &other, CustomerId::new())
+        .await
+        .expect("customer_id_for");
+    let candidate = CustomerId::new();
+    let new = Integration::new(company(), SourceKey::direct(candidate), Actor::System, t(1));
+    let r = store
+        .register_direct(&company(), &other, candidate, new, intake_event(t(1)))
+        .await
+        .expect("register_direct");
+    assert_eq!(r, DirectRegistration::KnownElsewhere(known));
+    assert!(
+        store
+            .find_by_source(&SourceKey::direct(candidate))
+            .await
+            .expect("find")
+            .is_none(),
+        "nothing is written for a customer known elsewhere"
+    );
+    let audit = store.audit(&AuditFilter::default()).await.expect("audit");
+    assert_eq!(audit.len(), 1, "one audit event, for the one registration");
 }
 
 #[cfg(test)]

@@ -35,12 +35,21 @@ Every error SIG reports is a :class:`SigError`: :class:`ValidationError` (``.err
 of ``{field, code, message}``), :class:`UpstreamError`, :class:`ConfigError`,
 :class:`StoreError` and :class:`AccessDeniedError`.
 
-The migration entry point, ``sig_voip.migrate``, will be a submodule here; long calls take a
-``progress=`` callback (:data:`ProgressCallback`, called with a :class:`Progress` dict).
+Long calls take a ``progress=`` callback (:data:`ProgressCallback`, called with a
+:class:`Progress` dict). Migration of historical customers from a CSV file
+(``docs/migration.md``)::
+
+    report = sig_voip.migrate("legacy.csv", "sig.toml", actor="bruno")   # a dry run
+    report["summary"]["outcomes"]
 """
 
 from __future__ import annotations
 
+from sig_voip._migration_types import (
+    MigrationReport,
+    MigrationRow,
+    MigrationSummary,
+)
 from sig_voip._native import (
     AccessDeniedError,
     Cep,
@@ -59,6 +68,7 @@ from sig_voip._native import (
     cpf_is_valid,
     email_is_valid,
     map_proposal,
+    migrate,
     open_history,
     parse_cep,
     parse_email,
@@ -96,6 +106,9 @@ __all__ = [
     "History",
     "Kpis",
     "MappedProposal",
+    "MigrationReport",
+    "MigrationRow",
+    "MigrationSummary",
     "Phone",
     "Progress",
     "ProgressCallback",
@@ -112,6 +125,7 @@ __all__ = [
     "cpf_is_valid",
     "email_is_valid",
     "map_proposal",
+    "migrate",
     "open_history",
     "parse_cep",
     "parse_email",

@@ -3,7 +3,7 @@
 Import from ``sig_voip``, not from here.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from os import PathLike
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any, Literal, NoReturn, final
 
 from typing_extensions import Self, TypeAlias
 
+from sig_voip._migration_types import MigrationReport
 from sig_voip._types import Columns, ErrorDetail, Kpis, MappedProposal
 
 _Config: TypeAlias = str | PathLike[str] | None
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "StoreError",
     "AccessDeniedError",
+    "migrate",
     "TaxId",
     "Cep",
     "Phone",
@@ -99,6 +101,7 @@ class AccessDeniedError(SigError):
 
     actor: str
     action: str
+    field: str | None
     reason: Literal["no_profile", "action_not_granted", "field_not_granted", "unknown_field"]
 
 def _raise_sample_error(
@@ -265,3 +268,18 @@ class History:
 def open_history(
     path: str | PathLike[str], *, actor: str | None = None, config: _Config = None
 ) -> History: ...
+
+# --- migration -----------------------------------------------------------------------------
+
+def migrate(
+    path: str | PathLike[str],
+    config: str | PathLike[str],
+    apply: bool = False,
+    progress: Callable[[int, int], object] | None = None,
+    *,
+    actor: str,
+    company: str | None = None,
+    lease: float = 60.0,
+) -> MigrationReport:
+    """Migrate the customers of a CSV file (``docs/migration.md``): a dry run unless
+    ``apply=True``; ``progress(done, total)`` as rows finish."""
