@@ -621,21 +621,24 @@ impl Pipeline {
             });
         }
         let work = futures::future::join_all(runs);
-        tokio::pin!(work);
+        // The heartbeat runs beside the work, never instead of it: a renewal waiting for the
+        // store's writer must not stop the runs that hold it from being polled.
         let every = (self.settings.lease / 3).max(Duration::from_millis(10));
-        let results = loop {
-            tokio::select! {
-                r = &mut work => break r,
-                _ = tokio::time::sleep(every) => {
-                    let ids: Vec<IntegrationId> = self.claimed_set().iter().copied().collect();
-                    let until = self.clock.now()
-                        + chrono::Duration::from_std(self.settings.lease)
-                            .unwrap_or(chrono::Duration::MAX);
-                    if let Err(e) = self.store.renew_leases(&ids, until).await {
-                        tracing::warn!(error = %e, "cannot renew leases");
-                    }
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(every).await;
+                let ids: Vec<IntegrationId> = self.claimed_set().iter().copied().collect();
+                let until = self.clock.now()
+                    + chrono::Duration::from_std(self.settings.lease)
+                        .unwrap_or(chrono::Duration::MAX);
+                if let Err(e) = self.store.renew_leases(&ids, until).await {
+                    tracing::warn!(error = %e, "cannot renew leases");
                 }
             }
+        };
+        let results = tokio::select! {
+            r = work => r,
+            never = heartbeat => never,
         };
         for r in results {
             r?;
