@@ -72,6 +72,7 @@ impl Harness {
             DemoOptions {
                 omie_scale: OMIE_SCALE,
                 seed: 7,
+                unlimited: false,
             },
         )
         .await

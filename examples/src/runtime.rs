@@ -73,6 +73,18 @@ impl Runtime {
         store: Arc<dyn Store>,
         settings: Settings,
     ) -> Result<Runtime, CliError> {
+        Self::build_with(config, store, settings, None).await
+    }
+
+    /// [`Runtime::build`], with every Omie client keeping to `omie_limits` instead of its
+    /// account's (benchmarks run with [`sig_omie::LimitsConfig::unlimited`] against an
+    /// unlimited sandbox).
+    pub async fn build_with(
+        config: &Config,
+        store: Arc<dyn Store>,
+        settings: Settings,
+        omie_limits: Option<sig_omie::LimitsConfig>,
+    ) -> Result<Runtime, CliError> {
         let catalog = Arc::new(config.catalog.clone());
         let mut omie = BTreeMap::new();
         for (id, account) in &config.omie_accounts {
@@ -81,8 +93,11 @@ impl Runtime {
                 .await
                 .map_err(|e| CliError::Failed(format!("cannot read the store: {e}")))?
                 .and_then(|v| serde_json::from_value::<BreakerState>(v).ok());
-            let client = OmieClient::from_account(account)
-                .breaker_state(saved)
+            let mut builder = OmieClient::from_account(account).breaker_state(saved);
+            if let Some(limits) = &omie_limits {
+                builder = builder.limits(limits.clone());
+            }
+            let client = builder
                 .build()
                 .map_err(|e| CliError::Usage(format!("accounts.omie.{id}: {e}")))?;
             omie.insert(id.clone(), Arc::new(OmieErp::new(client)));

@@ -26,6 +26,8 @@ pub struct DemoOptions {
     pub omie_scale: f64,
     /// Seed of the webhook sender's shuffling and duplicates.
     pub seed: u64,
+    /// Limits off in the Omie and NextBilling sandboxes (benchmarks).
+    pub unlimited: bool,
 }
 
 impl DemoOptions {
@@ -34,6 +36,7 @@ impl DemoOptions {
         DemoOptions {
             omie_scale: 1.0,
             seed: 2026,
+            unlimited: false,
         }
     }
 }
@@ -145,10 +148,17 @@ impl DemoSandboxes {
         one("DocSales", config.docsales_accounts.len())?;
         let (_, o) = config.omie_accounts.iter().next().expect("one account");
         let (ds_id, d) = config.docsales_accounts.iter().next().expect("one account");
-        let mut omie = OmieSandboxConfig::scaled(options.omie_scale);
+        let mut omie = if options.unlimited {
+            OmieSandboxConfig::unlimited()
+        } else {
+            OmieSandboxConfig::scaled(options.omie_scale)
+        };
         omie.app_key = o.app_key.expose_secret().to_owned();
         omie.app_secret = o.app_secret.expose_secret().to_owned();
         let mut next = NextSandbox::builder();
+        if options.unlimited {
+            next = next.max_concurrent(usize::MAX / 2);
+        }
         for s in &config.servers {
             next = next.instance_with_credentials(
                 s.id.to_string(),

@@ -62,6 +62,7 @@ impl Round {
             // Omie's windows at 1 % so a REDUNDANT wait after a restart lasts 0.6 s, not 60.
             omie_scale: 0.01,
             seed,
+            unlimited: false,
         };
         let secrets = GeneratedSecrets::default();
         let mut config = Config::from_toml(DEMO_CONFIG, &dir, &secrets).unwrap();

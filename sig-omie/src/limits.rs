@@ -67,6 +67,23 @@ impl Default for LimitsConfig {
 }
 
 impl LimitsConfig {
+    /// No client-side limit at all: no pacing, no in-flight or write bound, no refusal
+    /// budget. Only for benchmarks against a sandbox whose limits are off too — the real Omie
+    /// blocks a client that behaves like this.
+    pub fn unlimited() -> Self {
+        LimitsConfig {
+            method_requests: u32::MAX / 2,
+            overall_requests: u32::MAX / 2,
+            window: Duration::from_secs(60),
+            method_in_flight: 1 << 20,
+            write_in_flight: 1 << 20,
+            headroom: 1.0,
+            wait_margin: Duration::ZERO,
+            method_failures: u32::MAX / 2,
+            stated_wait_scale: 1.0,
+        }
+    }
+
     /// Omie's limits with every window and wait multiplied by `scale` (tests and sandboxes:
     /// `scaled(0.01)` turns the 60 s window into 600 ms and "Aguarde 60 segundos" into 0.6 s).
     pub fn scaled(scale: f64) -> Self {

@@ -158,6 +158,7 @@ impl Env {
             DemoOptions {
                 omie_scale: OMIE_SCALE,
                 seed: 7,
+                unlimited: false,
             },
         )
         .await

@@ -129,6 +129,19 @@ impl Default for OmieSandboxConfig {
 }
 
 impl OmieSandboxConfig {
+    /// Limits off (benchmarks): no rate window, in-flight bound, redundancy refusal or misuse
+    /// block gets in the way; uniqueness, faults and counters work as always.
+    pub fn unlimited() -> Self {
+        OmieSandboxConfig {
+            method_requests: usize::MAX / 2,
+            overall_requests: usize::MAX / 2,
+            method_in_flight: usize::MAX / 2,
+            redundant_window: Duration::ZERO,
+            misuse_threshold: usize::MAX / 2,
+            ..OmieSandboxConfig::default()
+        }
+    }
+
     /// Omie's numbers with every window scaled by `scale`.
     pub fn scaled(scale: f64) -> Self {
         OmieSandboxConfig {
