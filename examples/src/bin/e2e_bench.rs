@@ -1,0 +1,173 @@
+//! `e2e_bench` — end-to-end integrations per second: approved DocSales proposals become Omie
+//! customers and contracts and NextBilling customers, lines and DIDs, through the real
+//! pipeline, the real clients over loopback HTTP and the SQLite store with its documented
+//! durability (WAL, `synchronous = NORMAL`), against sandboxes that answer at once with every
+//! limit off (the sandboxes' and the Omie client's). What is measured is SIG's own cost per
+//! integration: the upstream systems' latency and limits are what a real run adds.
+//!
+//! ```sh
+//! cargo build --release -p sig-examples --bins
+//! target/release/e2e_bench --proposals 2000 --concurrency 64
+//! ```
+//!
+//! Prints one JSON object: integrations, elapsed seconds (intake and integration separately),
+//! integrations per second, upstream calls and SQLite commits per integration, and the
+//! duplicates the sandboxes counted (always 0). Exits 1 if any integration did not end done
+//! or anything was created twice.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use serde_json::json;
+use sig_cli::cmd::demo::DEMO_CONFIG;
+use sig_cli::runtime::{Runtime, open_store};
+use sig_cli::sample::{SampleSpec, generated_proposals};
+use sig_cli::sandboxes::{DemoOptions, DemoSandboxes, GeneratedSecrets};
+use sig_core::ProposalStatus;
+use sig_core::config::{Config, StoreConfig};
+use sig_core::ports::SourceKey;
+use sig_core::store::{Actor, IntegrationFilter, IntegrationStatus};
+
+/// End-to-end integrations per second against zero-latency sandboxes.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Approved proposals to integrate.
+    #[arg(long, default_value_t = 2000)]
+    proposals: usize,
+    /// Integrations in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seed of the generated proposals.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(clean) if clean => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("e2e_bench: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "sig-e2e-bench-{}-{}",
+        std::process::id(),
+        sig_core::ids::IntegrationId::new()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+
+    // The demo configuration with room for every order on every server.
+    let mut doc: toml::Table = DEMO_CONFIG.parse().map_err(|e| format!("{e}"))?;
+    if let Some(toml::Value::Array(servers)) = doc.get_mut("servers") {
+        for s in servers.iter_mut().filter_map(toml::Value::as_table_mut) {
+            s.insert("capacity_lines".into(), toml::Value::Integer(10_000_000));
+            s.insert("capacity_channels".into(), toml::Value::Integer(10_000_000));
+        }
+    }
+    let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
+    let secrets = GeneratedSecrets::default();
+    let mut config = Config::from_toml(&text, &dir, &secrets).map_err(|e| e.to_string())?;
+
+    let mut spec = SampleSpec::demo(args.proposals, args.seed);
+    spec.area_codes = vec![11, 19, 21, 31, 41, 71, 81];
+    let proposals = generated_proposals(&spec);
+    let options = DemoOptions {
+        unlimited: true,
+        ..DemoOptions::demo()
+    };
+    let sb = DemoSandboxes::from_config(&config, &proposals, options).await?;
+    sb.point_config(&mut config).map_err(|e| e.to_string())?;
+    let db = dir.join("bench.sqlite");
+    config.store = StoreConfig::Sqlite(db.clone());
+    let store = open_store(&config).map_err(|e| e.to_string())?;
+    let settings = sig_core::pipeline::Settings {
+        concurrency: args.concurrency,
+        ..config.pipeline.clone()
+    };
+    let rt = Runtime::build_with(
+        &config,
+        store.clone(),
+        settings,
+        Some(sig_omie::LimitsConfig::unlimited()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let company = config
+        .companies
+        .first()
+        .ok_or("the demo configuration has no company")?
+        .id
+        .clone();
+    let account = config.companies[0].docsales_account.to_string();
+
+    // Intake, as the webhook endpoint does it (one durable write per approval).
+    let t0 = Instant::now();
+    for p in &proposals {
+        let id = p["document"]["id"]
+            .as_u64()
+            .ok_or("a generated proposal has no id")?;
+        rt.pipeline
+            .intake(
+                &company,
+                SourceKey {
+                    account: account.clone(),
+                    proposal_id: id.to_string(),
+                },
+                &ProposalStatus::Approved,
+                Actor::Webhook(account.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let intake_s = t0.elapsed().as_secs_f64();
+
+    // Integration: every step, journaled before the next.
+    let t1 = Instant::now();
+    rt.run_until_idle().await.map_err(|e| e.to_string())?;
+    let integrate_s = t1.elapsed().as_secs_f64();
+
+    let all = store
+        .list(&IntegrationFilter::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let done = all
+        .iter()
+        .filter(|i| i.status == IntegrationStatus::Done)
+        .count();
+    let upstream = sb.upstream_counts();
+    let duplicates: u64 = upstream.values().map(|c| c.duplicates).sum();
+    let creates: u64 = upstream
+        .values()
+        .map(|c| c.creates.values().sum::<u64>())
+        .sum();
+    let n = proposals.len() as f64;
+    let out = json!({
+        "proposals": proposals.len(),
+        "done": done,
+        "concurrency": args.concurrency,
+        "store": "sqlite, WAL, synchronous=NORMAL",
+        "limits": "off (sandboxes and Omie client)",
+        "intake_s": intake_s,
+        "integrate_s": integrate_s,
+        "integrations_per_s": n / integrate_s,
+        "end_to_end_per_s": n / (intake_s + integrate_s),
+        "upstream_creates": creates,
+        "upstream_creates_per_integration": creates as f64 / n,
+        "duplicates_upstream": duplicates,
+        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+    });
+    println!("{out}");
+    sb.shutdown().await;
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(done == proposals.len() && duplicates == 0)
+}
