@@ -1430,6 +1430,24 @@ impl Pipeline {
                 attempt += 1;
                 let decision = self.decide(demand).instrument(started.span()).await?;
                 let Some(server) = decision.chosen.clone() else {
+                    // A server that failed its health probe may be back soon: that is worth
+                    // waiting for (with backoff, the probe repeated once its result expires);
+                    // no server for the area, or no room, needs a person.
+                    let unhealthy = decision
+                        .candidates
+                        .iter()
+                        .any(|c| matches!(c.verdict, choice::Verdict::Unhealthy { .. }));
+                    if unhealthy {
+                        return Err(StepError::Upstream {
+                            step: key,
+                            error: Box::new(UpstreamError::new(
+                                System::NextBilling,
+                                "probe",
+                                crate::ports::UpstreamErrorKind::Transient,
+                                decision.explain(),
+                            )),
+                        });
+                    }
                     return Err(StepError::Permanent {
                         step: key,
                         system: None,

@@ -1,5 +1,5 @@
 //! The pipeline's rules against small in-memory ports (the sandbox-backed end-to-end, crash
-//! and fault tests live in the workspace `tests/` crate).
+//! and fault tests live in `examples/tests/`, where they drive the `sig` binary and library).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -12,7 +12,8 @@ use sig_core::config::{Catalog, Config, MapSecrets, Profile};
 use sig_core::domain::{Customer, ProposalStatus};
 use sig_core::ids::{CompanyId, CustomerId, ServerId};
 use sig_core::pipeline::{
-    CompanyHandle, IntakeOutcome, Pipeline, ServerHandle, ServerInfo, Settings, SystemClock,
+    CompanyHandle, IntakeOutcome, Pipeline, RunOutcome, ServerHandle, ServerInfo, Settings,
+    SystemClock,
 };
 use sig_core::ports::*;
 use sig_core::raw::RawProposal;
@@ -244,6 +245,7 @@ fn world(sp1_lines: u32) -> World {
         max_attempts: 4,
         backoff_base: Duration::from_millis(1),
         backoff_max: Duration::from_millis(5),
+        health_ttl: Duration::from_millis(20),
         ..Settings::default()
     };
     let pipeline = Pipeline::new(
@@ -641,6 +643,39 @@ async fn no_room_or_no_server_fails_with_the_reasons() {
         "{}",
         d.explain()
     );
+}
+
+#[tokio::test]
+async fn an_unhealthy_server_is_waited_for_not_a_permanent_failure() {
+    let w = world(100);
+    // sp1 is the only server for the sample's area code, and its probe fails.
+    *w.sp1.unhealthy.lock().unwrap() = true;
+    let IntakeOutcome::Created { integration } = intake(&w, "u", sample()).await else {
+        panic!()
+    };
+    let claimed = w
+        .store
+        .claim(chrono::Utc::now(), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    let outcome = w.pipeline.run(claimed[0].clone()).await.unwrap();
+    assert_eq!(
+        outcome,
+        RunOutcome::Retrying,
+        "an unhealthy server is transient"
+    );
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Pending);
+    assert!(
+        i.step.as_deref().unwrap_or("").starts_with("server:"),
+        "{i:?}"
+    );
+    // The server recovers; the retry (after the probe result expires) finishes the work.
+    *w.sp1.unhealthy.lock().unwrap() = false;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{:?}", i.failure);
 }
 
 #[tokio::test]
