@@ -13,8 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::address::{Address, Cep, Uf};
 use crate::config::Catalog;
 use crate::contact::{AreaCode, Email, Phone};
-use crate::domain::{BillingDay, Customer, Proposal, ProposalStatus, Seller, ServiceOrder};
+use crate::domain::{
+    BillingDay, Customer, CustomerFields, Proposal, ProposalFields, ProposalStatus, Seller,
+    ServiceOrder, ServiceOrderFields, check_did, check_unique,
+};
 use crate::money::Money;
+use crate::nonempty::NonEmpty;
 use crate::problem::{Code, Invalid, Problems, trim_ascii};
 use crate::taxid::TaxId;
 use crate::text::{
@@ -22,10 +26,7 @@ use crate::text::{
     TradeName,
 };
 
-/// Most units of one plan a single order may carry.
-pub const MAX_QUANTITY: u32 = 10_000;
-/// Most SIP lines or channels a single order may carry.
-pub const MAX_LINES: u32 = 100_000;
+pub use crate::domain::{MAX_LINES, MAX_QUANTITY};
 
 /// Read any JSON scalar as text: strings as they are, numbers and booleans in their JSON form,
 /// `null` and blank strings as absent.
@@ -352,6 +353,22 @@ pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, Invalid> {
     Ok(n as u32)
 }
 
+/// Keep the value of `result`, or record its problems under `prefix`.
+fn nested<T>(prefix: &str, result: Result<T, Problems>, p: &mut Problems) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(problems) => {
+            for mut problem in problems {
+                if !prefix.is_empty() {
+                    problem.field = format!("{prefix}.{}", problem.field);
+                }
+                p.push(problem);
+            }
+            None
+        }
+    }
+}
+
 /// Parse a date as `YYYY-MM-DD` or `DD/MM/YYYY` (Omie's and Brazilian form).
 pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
     let t = trim_ascii(s);
@@ -435,7 +452,7 @@ impl RawCustomer {
             &self.municipal_registration,
             |s| s.parse::<Registration>(),
         );
-        Some(Customer {
+        let fields = CustomerFields {
             tax_id: tax_id?,
             legal_name: legal_name?,
             trade_name: trade_name?,
@@ -445,7 +462,10 @@ impl RawCustomer {
             address: address?,
             state_registration: state_registration?,
             municipal_registration: municipal_registration?,
-        })
+        };
+        // The rules between fields were reported above with the same checks; this is where
+        // the domain type enforces them.
+        nested(prefix, Customer::new(fields), p)
     }
 
     /// Validate a customer on its own (direct registration, migration).
@@ -465,30 +485,27 @@ fn list<T: PartialEq>(
     field: &str,
     items: &[String],
     parse: impl Fn(&str) -> Result<T, Invalid>,
-) -> Option<Vec<T>> {
+) -> Option<NonEmpty<T>> {
     if items.is_empty() {
         p.add(field, Code::Required, "at least one is required");
         return None;
     }
-    let mut out = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
     let mut ok = true;
     for (i, s) in items.iter().enumerate() {
-        let at = format!("{field}[{i}]");
         match parse(s) {
-            Ok(v) => {
-                if out.contains(&v) {
-                    p.add(at, Code::Duplicate, "listed twice");
-                } else {
-                    out.push(v);
-                }
-            }
+            Ok(v) => parsed.push((i, v)),
             Err(e) => {
-                p.push(e.at(at));
+                p.push(e.at(format!("{field}[{i}]")));
                 ok = false;
             }
         }
     }
-    ok.then_some(out)
+    let unique = check_unique(field, parsed.iter().map(|(i, v)| (*i, v)), p);
+    if !ok || !unique {
+        return None;
+    }
+    NonEmpty::from_vec(parsed.into_iter().map(|(_, v)| v).collect()).ok()
 }
 
 impl RawOrder {
@@ -520,7 +537,7 @@ impl RawOrder {
         });
         let start_date = req(p, &f("start_date"), &self.start_date, parse_date);
         let billing_day = req(p, &f("billing_day"), &self.billing_day, |s| {
-            parse_count(s, 0, 255).and_then(|d| BillingDay::new(d as u8))
+            s.parse::<BillingDay>()
         });
         let explicit_lines = opt(p, &f("sip_lines"), &self.sip_lines, |s| {
             parse_count(s, 1, MAX_LINES)
@@ -539,30 +556,10 @@ impl RawOrder {
             let at = format!("{}[{i}]", f("dids"));
             match s.parse::<Phone>() {
                 Ok(did) => {
-                    if let Some(area) = area_code
-                        && did.area_code() != area
-                    {
-                        p.add(
-                            &at,
-                            Code::Inconsistent,
-                            format!(
-                                "the DID is in area code {}, the order in {}",
-                                did.area_code(),
-                                area
-                            ),
-                        );
-                        dids_ok = false;
-                    }
-                    if let Some(first) = seen_dids.get(&did) {
-                        p.add(
-                            &at,
-                            Code::Duplicate,
-                            format!("the same DID is already requested at {first}"),
-                        );
-                        dids_ok = false;
-                    } else {
-                        seen_dids.insert(did, at.clone());
+                    if check_did(did, area_code, &at, seen_dids, p) {
                         dids.push(did);
+                    } else {
+                        dids_ok = false;
                     }
                 }
                 Err(e) => {
@@ -600,7 +597,7 @@ impl RawOrder {
         if !dids_ok {
             return None;
         }
-        Some(ServiceOrder {
+        let fields = ServiceOrderFields {
             plan: plan.id.clone(),
             product_code: self.product.as_ref().map(|s| trim_ascii(s).to_owned()),
             quantity,
@@ -611,7 +608,8 @@ impl RawOrder {
             monthly_value,
             start_date: start_date?,
             billing_day: billing_day?,
-        })
+        };
+        nested(prefix, ServiceOrder::new(fields), p)
     }
 }
 
@@ -632,7 +630,10 @@ impl RawProposal {
     /// nothing panics whatever the input.
     pub fn validate(&self, catalog: &Catalog) -> Result<Proposal, Problems> {
         let mut p = Problems::new();
-        let id = req(&mut p, "id", &self.id, |s| Ok(trim_ascii(s).to_owned()));
+        let id = req(&mut p, "id", &self.id, |s| match trim_ascii(s) {
+            "" => Err(Invalid::required()),
+            t => Ok(t.to_owned()),
+        });
         let status = self
             .status
             .as_deref()
@@ -673,24 +674,49 @@ impl RawProposal {
         if !p.is_empty() || !orders_ok {
             return Err(p);
         }
-        match (id, customer, seller, created_at, updated_at) {
-            (Some(id), Some(customer), Some(seller), Some(created_at), Some(updated_at)) => {
-                Ok(Proposal {
+        let orders = NonEmpty::from_vec(orders).ok();
+        match (id, customer, orders, seller, created_at, updated_at) {
+            (
+                Some(id),
+                Some(customer),
+                Some(orders),
+                Some(seller),
+                Some(created_at),
+                Some(updated_at),
+            ) => {
+                let fields = ProposalFields {
                     id,
-                    code: self
-                        .code
-                        .as_ref()
-                        .map(|s| trim_ascii(s).to_owned())
-                        .filter(|s| !s.is_empty()),
+                    code: self.code.clone(),
                     status,
                     customer,
                     orders,
                     seller,
                     created_at,
                     updated_at,
-                })
+                };
+                nested("", Proposal::new(fields), &mut p).ok_or(p)
             }
             _ => Err(p),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_id_built_in_code_is_required() {
+        let p = RawProposal {
+            id: Some(" \t".into()),
+            ..RawProposal::default()
+        };
+        let problems = p.validate(&Catalog::default()).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|x| x.field == "id" && x.code == Code::Required),
+            "{problems}"
+        );
     }
 }
