@@ -15,7 +15,7 @@ use crate::config::Catalog;
 use crate::contact::{AreaCode, Email, Phone};
 use crate::domain::{
     BillingDay, Customer, CustomerFields, Proposal, ProposalFields, ProposalStatus, Seller,
-    ServiceOrder, ServiceOrderFields, check_did, check_unique,
+    ServiceOrder, ServiceOrderFields, check_did, check_unique, count_in_range,
 };
 use crate::money::Money;
 use crate::nonempty::NonEmpty;
@@ -327,30 +327,36 @@ fn opt<T>(
     }
 }
 
-/// Parse a whole number in `min..=max`.
+/// Parse a whole number in `min..=max`: ASCII digits, optionally followed by a fraction of
+/// zeros (`2.0`, `2.00`, which spreadsheets and JSON emit). Anything else is `invalid_format`,
+/// a number outside the range `out_of_range`; both messages state the range.
 pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, Invalid> {
     let t = trim_ascii(s);
     if t.is_empty() {
         return Err(Invalid::required());
     }
-    // Accept "2.0"-style whole numbers that spreadsheets and JSON emit.
-    let t = t.strip_suffix(".0").unwrap_or(t);
-    if !t.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = match t.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        Some(_) => "",
+        None => t,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::new(
             Code::InvalidFormat,
-            "a whole number is expected",
+            format!("a whole number between {min} and {max} is expected"),
         ));
     }
-    let n: u64 = t
-        .parse()
-        .map_err(|_| Invalid::new(Code::OutOfRange, format!("at most {max}")))?;
-    if n < min as u64 || n > max as u64 {
-        return Err(Invalid::new(
+    match digits.parse::<u64>() {
+        Ok(n) => count_in_range(n, min, max),
+        // Only ASCII digits, so the number is too large for 64 bits.
+        Err(_) => Err(Invalid::new(
             Code::OutOfRange,
-            format!("between {min} and {max}, got {n}"),
-        ));
+            format!(
+                "between {min} and {max}, got {}",
+                digits.trim_start_matches('0')
+            ),
+        )),
     }
-    Ok(n as u32)
 }
 
 /// Keep the value of `result`, or record its problems under `prefix`.
@@ -704,6 +710,108 @@ impl RawProposal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_state_their_range_in_every_message() {
+        assert_eq!(parse_count(" 7 ", 1, 10), Ok(7));
+        assert_eq!(parse_count("2.0", 1, 10), Ok(2));
+        assert_eq!(parse_count("2.000", 1, 10), Ok(2));
+        assert_eq!(parse_count("007", 1, 10), Ok(7));
+        for (input, code, message) in [
+            ("", Code::Required, "a value is required"),
+            (
+                ".0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                ".",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.5",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.0.0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "-1",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "+1",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "1e3",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "٣",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            ("0", Code::OutOfRange, "between 1 and 10, got 0"),
+            ("11", Code::OutOfRange, "between 1 and 10, got 11"),
+            ("11.0", Code::OutOfRange, "between 1 and 10, got 11"),
+            (
+                "4294967296",
+                Code::OutOfRange,
+                "between 1 and 10, got 4294967296",
+            ),
+            (
+                "000123456789012345678901234567890",
+                Code::OutOfRange,
+                "between 1 and 10, got 123456789012345678901234567890",
+            ),
+        ] {
+            let e = parse_count(input, 1, 10).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_billing_day_reports_its_own_range() {
+        for (input, code, message) in [
+            ("300", Code::OutOfRange, "between 1 and 28, got 300"),
+            ("29", Code::OutOfRange, "between 1 and 28, got 29"),
+            ("0", Code::OutOfRange, "between 1 and 28, got 0"),
+            (
+                ".0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 28 is expected",
+            ),
+            (
+                "dez",
+                Code::InvalidFormat,
+                "a whole number between 1 and 28 is expected",
+            ),
+        ] {
+            let e = input.parse::<BillingDay>().unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{input:?}");
+        }
+        assert_eq!("28.0".parse::<BillingDay>().unwrap().get(), 28);
+        assert_eq!(BillingDay::try_from(" 1 ").unwrap().to_string(), "1");
+        let day: BillingDay = serde_json::from_str("\"10\"").unwrap();
+        assert_eq!(serde_json::to_string(&day).unwrap(), "10");
+        assert_eq!(serde_json::from_str::<BillingDay>("10").unwrap(), day);
+        for bad in ["300", "-1", "0", "\"x\"", "1.5"] {
+            assert!(serde_json::from_str::<BillingDay>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_blank_id_built_in_code_is_required() {
