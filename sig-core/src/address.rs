@@ -161,6 +161,13 @@ impl FromStr for Uf {
     }
 }
 
+impl TryFrom<&str> for Uf {
+    type Error = Invalid;
+    fn try_from(s: &str) -> Result<Self, Invalid> {
+        s.parse()
+    }
+}
+
 impl Serialize for Uf {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -176,6 +183,12 @@ impl<'de> Deserialize<'de> for Uf {
 
 /// A Brazilian postal (billing) address. Field lengths follow the Omie limits documented in
 /// [`crate::text`].
+///
+/// `Display` writes it on one line the Brazilian way:
+/// `Av. Paulista, 1000, Conj. 12 - Bela Vista, São Paulo - SP, 01310-100` (the complement only
+/// when there is one). That line is for people: it has no `FromStr`, because the parts may
+/// themselves hold commas and dashes, so it cannot be split back without guessing; the
+/// machine form is the JSON object of its fields, each validated on the way in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     /// Street (logradouro).
@@ -193,6 +206,20 @@ pub struct Address {
     pub uf: Uf,
     /// Postal code.
     pub cep: Cep,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {}", self.street, self.number)?;
+        if let Some(c) = &self.complement {
+            write!(f, ", {c}")?;
+        }
+        write!(
+            f,
+            " - {}, {} - {}, {}",
+            self.district, self.city, self.uf, self.cep
+        )
+    }
 }
 
 #[cfg(test)]
@@ -240,5 +267,58 @@ mod tests {
         assert_eq!("XX".parse::<Uf>().unwrap_err().code, Code::UnknownUf);
         assert_eq!("São Paulo".parse::<Uf>().unwrap_err().code, Code::UnknownUf);
         assert_eq!(Uf::SP.name(), "São Paulo");
+        assert_eq!(Uf::try_from(" rj ").unwrap(), Uf::RJ);
+        assert_eq!(Uf::try_from("").unwrap_err().code, Code::Required);
+        assert_eq!(Uf::try_from("S P").unwrap_err().code, Code::UnknownUf);
+        assert_eq!(Uf::MG.to_string(), "MG");
+        assert_eq!(serde_json::to_string(&Uf::DF).unwrap(), "\"DF\"");
+        assert_eq!(serde_json::from_str::<Uf>("\"df\"").unwrap(), Uf::DF);
+        assert!(serde_json::from_str::<Uf>("\"XX\"").is_err());
+    }
+
+    fn address(complement: Option<&str>) -> Address {
+        let mut v = serde_json::json!({
+            "street": "Av. Paulista", "number": "1000", "district": "Bela Vista",
+            "city": "São Paulo", "uf": "sp", "cep": "01310100"
+        });
+        if let Some(c) = complement {
+            v["complement"] = c.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn address_displays_on_one_line() {
+        assert_eq!(
+            address(Some("Conj. 12")).to_string(),
+            "Av. Paulista, 1000, Conj. 12 - Bela Vista, São Paulo - SP, 01310-100"
+        );
+        assert_eq!(
+            address(None).to_string(),
+            "Av. Paulista, 1000 - Bela Vista, São Paulo - SP, 01310-100"
+        );
+    }
+
+    #[test]
+    fn address_deserializes_through_validation() {
+        let a = address(None);
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["uf"], "SP");
+        assert_eq!(json["cep"], "01310100");
+        assert!(json.get("complement").is_none());
+        assert_eq!(serde_json::from_value::<Address>(json.clone()).unwrap(), a);
+        for (key, bad) in [
+            ("cep", "0131010"),
+            ("uf", "XX"),
+            ("street", " "),
+            ("number", "12345678901"),
+        ] {
+            let mut j = json.clone();
+            j[key] = bad.into();
+            assert!(
+                serde_json::from_value::<Address>(j).is_err(),
+                "{key} = {bad:?}"
+            );
+        }
     }
 }

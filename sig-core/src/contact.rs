@@ -129,7 +129,15 @@ impl TryFrom<u8> for AreaCode {
     }
 }
 
+impl TryFrom<&str> for AreaCode {
+    type Error = Invalid;
+    fn try_from(s: &str) -> Result<Self, Invalid> {
+        s.parse()
+    }
+}
+
 impl Serialize for AreaCode {
+    /// The number (`11`): the canonical form, as configuration and journals write it.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u8(self.0)
     }
@@ -495,6 +503,14 @@ mod tests {
         let a: AreaCode = serde_json::from_str("\"47\"").unwrap();
         assert_eq!(serde_json::to_string(&a).unwrap(), "47");
         assert!(serde_json::from_str::<AreaCode>("300").is_err());
+        assert!(serde_json::from_str::<AreaCode>("20").is_err());
+        assert_eq!(AreaCode::try_from(" (61) ").unwrap().get(), 61);
+        assert_eq!(
+            AreaCode::try_from("20").unwrap_err().code,
+            Code::UnknownAreaCode
+        );
+        assert_eq!(AreaCode::try_from("").unwrap_err().code, Code::Required);
+        assert_eq!(AreaCode::try_from("11").unwrap().to_string(), "11");
     }
 
     #[test]

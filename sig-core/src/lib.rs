@@ -28,6 +28,7 @@ pub mod links;
 pub mod mask;
 pub mod migrate;
 pub mod money;
+pub mod nonempty;
 pub mod pipeline;
 pub mod ports;
 pub mod problem;
@@ -39,8 +40,12 @@ pub mod text;
 
 pub use address::{Address, Cep, Uf};
 pub use contact::{AreaCode, Email, Phone, PhoneKind};
-pub use domain::{Customer, CustomerKind, Proposal, ProposalStatus, ServiceOrder};
+pub use domain::{
+    BillingDay, Customer, CustomerFields, CustomerKind, Proposal, ProposalFields, ProposalStatus,
+    ServiceOrder, ServiceOrderFields,
+};
 pub use ids::{CustomerId, ServiceOrderId};
 pub use money::Money;
+pub use nonempty::NonEmpty;
 pub use problem::{Code, Invalid, Problem, Problems};
 pub use taxid::{Cnpj, Cpf, TaxId, TaxIdKind};

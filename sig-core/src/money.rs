@@ -7,6 +7,18 @@
 //!
 //! A dot-only value with three decimals (`1.234`) is ambiguous between the two forms and is
 //! rejected rather than guessed.
+//!
+//! **JSON and other serde formats.** `Money` serializes as a string with two decimals
+//! (`"1234.56"`). It deserializes from a string in either text form, or from a whole number
+//! (`1234`, read exactly). A number with a fraction or an exponent (`49.9`, `1e3`) is refused,
+//! because it never reaches SIG as written: serde_json (like the TOML reader) hands it over as
+//! an `f64`, so `1.000000000000000001` arrives as `1` and would pass as R$ 1,00 when it should
+//! be refused for its 18 decimals. Reading such numbers exactly would need serde_json's
+//! `arbitrary_precision` feature, which SIG leaves off: Cargo would turn it on for every crate
+//! of the workspace, and it breaks numbers inside `#[serde(untagged)]` and `#[serde(flatten)]`
+//! types (the `AreaCode` reader, the vendors' lenient wire fields) and changes how
+//! `serde_json::Value` numbers compare. Amounts with centavos are therefore written as strings,
+//! as `Money` itself writes them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -192,18 +204,56 @@ impl Serialize for Money {
 }
 
 impl<'de> Deserialize<'de> for Money {
-    /// Accepts a string in either text form, or a JSON number (read exactly, not as a float).
+    /// A string in either text form, or a whole number; a number with a fraction or an
+    /// exponent is refused (see the module documentation: it arrives already rounded).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => s.parse(),
-            // serde_json keeps the number's text, so reading it back as a decimal is exact.
-            serde_json::Value::Number(n) => n.to_string().parse(),
-            _ => Err(Invalid::new(
-                Code::InvalidFormat,
-                "an amount is a string or a number",
-            )),
-        }
-        .map_err(serde::de::Error::custom)
+        d.deserialize_any(MoneyVisitor)
+    }
+}
+
+struct MoneyVisitor;
+
+impl MoneyVisitor {
+    fn whole<E: serde::de::Error>(n: i128) -> Result<Money, E> {
+        let d = Decimal::try_from_i128_with_scale(n, 0)
+            .map_err(|_| E::custom("an amount is at most 999999999.99"))?;
+        Money::new(d).map_err(E::custom)
+    }
+}
+
+impl serde::de::Visitor<'_> for MoneyVisitor {
+    type Value = Money;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an amount as a string (\"1234.56\") or a whole number")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+        v.parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Money, E> {
+        Self::whole(i128::from(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
+        Self::whole(i128::from(v))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Money, E> {
+        Self::whole(i128::try_from(v).unwrap_or(i128::MAX))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Money, E> {
+        Self::whole(v)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Money, E> {
+        Err(E::custom(Invalid::new(
+            Code::InvalidFormat,
+            "an amount with a fraction is written as a string (\"49.90\"): a number like 49.9 \
+             reaches SIG already rounded to floating point, so it cannot be read exactly",
+        )))
     }
 }
 
@@ -252,12 +302,58 @@ mod tests {
 
     #[test]
     fn serde_is_exact() {
-        let v: Money = serde_json::from_str("49.9").unwrap();
+        let v: Money = serde_json::from_str("\"49.9\"").unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), "\"49.90\"");
+        assert_eq!(serde_json::from_str::<Money>("\"49.90\"").unwrap(), v);
         let v: Money = serde_json::from_str("\"1.234,50\"").unwrap();
         assert_eq!(v.cents(), 123_450);
+        let v: Money = serde_json::from_str("1234").unwrap();
+        assert_eq!(v.to_string(), "1234.00");
         assert!(serde_json::from_str::<Money>("-1").is_err());
+        assert!(serde_json::from_str::<Money>("1000000000").is_err());
+        assert!(serde_json::from_str::<Money>("18446744073709551615").is_err());
+        assert!(serde_json::from_str::<Money>("true").is_err());
         assert_eq!(m("10.00").times(3).unwrap().to_string(), "30.00");
         assert_eq!(MONEY_MAX.to_string(), "999999999.99");
+    }
+
+    #[test]
+    fn too_many_decimals_are_refused_not_rounded() {
+        // As text, every decimal is read: 18 of them is an error, never R$ 1,00.
+        for s in ["1.000000000000000001", "0.001", "1,001", "49.999"] {
+            let e = serde_json::from_value::<Money>(serde_json::Value::String(s.into()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("two decimal places") || e.contains("ambiguous"),
+                "{s}: {e}"
+            );
+        }
+        // As a JSON number with a fraction the digits are gone before SIG sees them
+        // (1.000000000000000001 parses to the same f64 as 1.0), so every such number is
+        // refused, whatever its digits; whole numbers are exact and accepted.
+        for json in [
+            "1.000000000000000001",
+            "49.9",
+            "49.90",
+            "1.0",
+            "1e3",
+            "0.001",
+        ] {
+            let e = serde_json::from_str::<Money>(json).unwrap_err().to_string();
+            assert!(e.contains("written as a string"), "{json}: {e}");
+        }
+        assert_eq!(serde_json::from_str::<Money>("49").unwrap().cents(), 4900);
+        // TOML (the catalog's list prices) follows the same rule.
+        #[derive(Deserialize)]
+        struct Price {
+            p: Money,
+        }
+        assert_eq!(
+            toml::from_str::<Price>("p = \"39.90\"").unwrap().p.cents(),
+            3990
+        );
+        assert_eq!(toml::from_str::<Price>("p = 40").unwrap().p.cents(), 4000);
+        assert!(toml::from_str::<Price>("p = 39.9").is_err());
     }
 }

@@ -178,7 +178,7 @@ pub async fn push_to_docsales(
             orders.extend(v.proposal.orders.iter().cloned());
         }
         // `list` is oldest first: the last one wins.
-        latest = Some((i.id, v.proposal.customer));
+        latest = Some((i.id, v.proposal.into_fields().customer));
     }
     let Some((from_integration, data)) = latest else {
         return Err(PushError::UnknownCustomer(customer));

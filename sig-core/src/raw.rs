@@ -13,8 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::address::{Address, Cep, Uf};
 use crate::config::Catalog;
 use crate::contact::{AreaCode, Email, Phone};
-use crate::domain::{BillingDay, Customer, Proposal, ProposalStatus, Seller, ServiceOrder};
+use crate::domain::{
+    BillingDay, Customer, CustomerFields, Proposal, ProposalFields, ProposalStatus, Seller,
+    ServiceOrder, ServiceOrderFields, check_did, check_unique, count_in_range,
+};
 use crate::money::Money;
+use crate::nonempty::NonEmpty;
 use crate::problem::{Code, Invalid, Problems, trim_ascii};
 use crate::taxid::TaxId;
 use crate::text::{
@@ -22,10 +26,7 @@ use crate::text::{
     TradeName,
 };
 
-/// Most units of one plan a single order may carry.
-pub const MAX_QUANTITY: u32 = 10_000;
-/// Most SIP lines or channels a single order may carry.
-pub const MAX_LINES: u32 = 100_000;
+pub use crate::domain::{MAX_LINES, MAX_QUANTITY};
 
 /// Read any JSON scalar as text: strings as they are, numbers and booleans in their JSON form,
 /// `null` and blank strings as absent.
@@ -326,30 +327,52 @@ fn opt<T>(
     }
 }
 
-/// Parse a whole number in `min..=max`.
+/// Parse a whole number in `min..=max`: ASCII digits, optionally followed by a fraction of
+/// zeros (`2.0`, `2.00`, which spreadsheets and JSON emit). Anything else is `invalid_format`,
+/// a number outside the range `out_of_range`; both messages state the range.
 pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, Invalid> {
     let t = trim_ascii(s);
     if t.is_empty() {
         return Err(Invalid::required());
     }
-    // Accept "2.0"-style whole numbers that spreadsheets and JSON emit.
-    let t = t.strip_suffix(".0").unwrap_or(t);
-    if !t.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = match t.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        Some(_) => "",
+        None => t,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::new(
             Code::InvalidFormat,
-            "a whole number is expected",
+            format!("a whole number between {min} and {max} is expected"),
         ));
     }
-    let n: u64 = t
-        .parse()
-        .map_err(|_| Invalid::new(Code::OutOfRange, format!("at most {max}")))?;
-    if n < min as u64 || n > max as u64 {
-        return Err(Invalid::new(
+    match digits.parse::<u64>() {
+        Ok(n) => count_in_range(n, min, max),
+        // Only ASCII digits, so the number is too large for 64 bits.
+        Err(_) => Err(Invalid::new(
             Code::OutOfRange,
-            format!("between {min} and {max}, got {n}"),
-        ));
+            format!(
+                "between {min} and {max}, got {}",
+                digits.trim_start_matches('0')
+            ),
+        )),
     }
-    Ok(n as u32)
+}
+
+/// Keep the value of `result`, or record its problems under `prefix`.
+fn nested<T>(prefix: &str, result: Result<T, Problems>, p: &mut Problems) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(problems) => {
+            for mut problem in problems {
+                if !prefix.is_empty() {
+                    problem.field = format!("{prefix}.{}", problem.field);
+                }
+                p.push(problem);
+            }
+            None
+        }
+    }
 }
 
 /// Parse a date as `YYYY-MM-DD` or `DD/MM/YYYY` (Omie's and Brazilian form).
@@ -435,7 +458,7 @@ impl RawCustomer {
             &self.municipal_registration,
             |s| s.parse::<Registration>(),
         );
-        Some(Customer {
+        let fields = CustomerFields {
             tax_id: tax_id?,
             legal_name: legal_name?,
             trade_name: trade_name?,
@@ -445,7 +468,10 @@ impl RawCustomer {
             address: address?,
             state_registration: state_registration?,
             municipal_registration: municipal_registration?,
-        })
+        };
+        // The rules between fields were reported above with the same checks; this is where
+        // the domain type enforces them.
+        nested(prefix, Customer::new(fields), p)
     }
 
     /// Validate a customer on its own (direct registration, migration).
@@ -465,30 +491,27 @@ fn list<T: PartialEq>(
     field: &str,
     items: &[String],
     parse: impl Fn(&str) -> Result<T, Invalid>,
-) -> Option<Vec<T>> {
+) -> Option<NonEmpty<T>> {
     if items.is_empty() {
         p.add(field, Code::Required, "at least one is required");
         return None;
     }
-    let mut out = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
     let mut ok = true;
     for (i, s) in items.iter().enumerate() {
-        let at = format!("{field}[{i}]");
         match parse(s) {
-            Ok(v) => {
-                if out.contains(&v) {
-                    p.add(at, Code::Duplicate, "listed twice");
-                } else {
-                    out.push(v);
-                }
-            }
+            Ok(v) => parsed.push((i, v)),
             Err(e) => {
-                p.push(e.at(at));
+                p.push(e.at(format!("{field}[{i}]")));
                 ok = false;
             }
         }
     }
-    ok.then_some(out)
+    let unique = check_unique(field, parsed.iter().map(|(i, v)| (*i, v)), p);
+    if !ok || !unique {
+        return None;
+    }
+    NonEmpty::from_vec(parsed.into_iter().map(|(_, v)| v).collect()).ok()
 }
 
 impl RawOrder {
@@ -520,7 +543,7 @@ impl RawOrder {
         });
         let start_date = req(p, &f("start_date"), &self.start_date, parse_date);
         let billing_day = req(p, &f("billing_day"), &self.billing_day, |s| {
-            parse_count(s, 0, 255).and_then(|d| BillingDay::new(d as u8))
+            s.parse::<BillingDay>()
         });
         let explicit_lines = opt(p, &f("sip_lines"), &self.sip_lines, |s| {
             parse_count(s, 1, MAX_LINES)
@@ -539,30 +562,10 @@ impl RawOrder {
             let at = format!("{}[{i}]", f("dids"));
             match s.parse::<Phone>() {
                 Ok(did) => {
-                    if let Some(area) = area_code
-                        && did.area_code() != area
-                    {
-                        p.add(
-                            &at,
-                            Code::Inconsistent,
-                            format!(
-                                "the DID is in area code {}, the order in {}",
-                                did.area_code(),
-                                area
-                            ),
-                        );
-                        dids_ok = false;
-                    }
-                    if let Some(first) = seen_dids.get(&did) {
-                        p.add(
-                            &at,
-                            Code::Duplicate,
-                            format!("the same DID is already requested at {first}"),
-                        );
-                        dids_ok = false;
-                    } else {
-                        seen_dids.insert(did, at.clone());
+                    if check_did(did, area_code, &at, seen_dids, p) {
                         dids.push(did);
+                    } else {
+                        dids_ok = false;
                     }
                 }
                 Err(e) => {
@@ -600,7 +603,7 @@ impl RawOrder {
         if !dids_ok {
             return None;
         }
-        Some(ServiceOrder {
+        let fields = ServiceOrderFields {
             plan: plan.id.clone(),
             product_code: self.product.as_ref().map(|s| trim_ascii(s).to_owned()),
             quantity,
@@ -611,7 +614,8 @@ impl RawOrder {
             monthly_value,
             start_date: start_date?,
             billing_day: billing_day?,
-        })
+        };
+        nested(prefix, ServiceOrder::new(fields), p)
     }
 }
 
@@ -647,7 +651,10 @@ impl RawProposal {
         orders_required: bool,
     ) -> Result<Proposal, Problems> {
         let mut p = Problems::new();
-        let id = req(&mut p, "id", &self.id, |s| Ok(trim_ascii(s).to_owned()));
+        let id = req(&mut p, "id", &self.id, |s| match trim_ascii(s) {
+            "" => Err(Invalid::required()),
+            t => Ok(t.to_owned()),
+        });
         let status = self
             .status
             .as_deref()
@@ -688,24 +695,151 @@ impl RawProposal {
         if !p.is_empty() || !orders_ok {
             return Err(p);
         }
-        match (id, customer, seller, created_at, updated_at) {
-            (Some(id), Some(customer), Some(seller), Some(created_at), Some(updated_at)) => {
-                Ok(Proposal {
+        let orders = NonEmpty::from_vec(orders).ok();
+        match (id, customer, orders, seller, created_at, updated_at) {
+            (
+                Some(id),
+                Some(customer),
+                Some(orders),
+                Some(seller),
+                Some(created_at),
+                Some(updated_at),
+            ) => {
+                let fields = ProposalFields {
                     id,
-                    code: self
-                        .code
-                        .as_ref()
-                        .map(|s| trim_ascii(s).to_owned())
-                        .filter(|s| !s.is_empty()),
+                    code: self.code.clone(),
                     status,
                     customer,
                     orders,
                     seller,
                     created_at,
                     updated_at,
-                })
+                };
+                nested("", Proposal::new(fields), &mut p).ok_or(p)
             }
             _ => Err(p),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_state_their_range_in_every_message() {
+        assert_eq!(parse_count(" 7 ", 1, 10), Ok(7));
+        assert_eq!(parse_count("2.0", 1, 10), Ok(2));
+        assert_eq!(parse_count("2.000", 1, 10), Ok(2));
+        assert_eq!(parse_count("007", 1, 10), Ok(7));
+        for (input, code, message) in [
+            ("", Code::Required, "a value is required"),
+            (
+                ".0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                ".",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.5",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "2.0.0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "-1",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "+1",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "1e3",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            (
+                "٣",
+                Code::InvalidFormat,
+                "a whole number between 1 and 10 is expected",
+            ),
+            ("0", Code::OutOfRange, "between 1 and 10, got 0"),
+            ("11", Code::OutOfRange, "between 1 and 10, got 11"),
+            ("11.0", Code::OutOfRange, "between 1 and 10, got 11"),
+            (
+                "4294967296",
+                Code::OutOfRange,
+                "between 1 and 10, got 4294967296",
+            ),
+            (
+                "000123456789012345678901234567890",
+                Code::OutOfRange,
+                "between 1 and 10, got 123456789012345678901234567890",
+            ),
+        ] {
+            let e = parse_count(input, 1, 10).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_billing_day_reports_its_own_range() {
+        for (input, code, message) in [
+            ("300", Code::OutOfRange, "between 1 and 28, got 300"),
+            ("29", Code::OutOfRange, "between 1 and 28, got 29"),
+            ("0", Code::OutOfRange, "between 1 and 28, got 0"),
+            (
+                ".0",
+                Code::InvalidFormat,
+                "a whole number between 1 and 28 is expected",
+            ),
+            (
+                "dez",
+                Code::InvalidFormat,
+                "a whole number between 1 and 28 is expected",
+            ),
+        ] {
+            let e = input.parse::<BillingDay>().unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{input:?}");
+        }
+        assert_eq!("28.0".parse::<BillingDay>().unwrap().get(), 28);
+        assert_eq!(BillingDay::try_from(" 1 ").unwrap().to_string(), "1");
+        let day: BillingDay = serde_json::from_str("\"10\"").unwrap();
+        assert_eq!(serde_json::to_string(&day).unwrap(), "10");
+        assert_eq!(serde_json::from_str::<BillingDay>("10").unwrap(), day);
+        for bad in ["300", "-1", "0", "\"x\"", "1.5"] {
+            assert!(serde_json::from_str::<BillingDay>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_blank_id_built_in_code_is_required() {
+        let p = RawProposal {
+            id: Some(" \t".into()),
+            ..RawProposal::default()
+        };
+        let problems = p.validate(&Catalog::default()).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|x| x.field == "id" && x.code == Code::Required),
+            "{problems}"
+        );
     }
 }

@@ -1000,9 +1000,9 @@ impl CustomerRecord {
             district: Some(a.district.to_string()),
             city: Some(a.city.to_string()),
             state: Some(a.uf.as_str().to_owned()),
-            phone1: c.phones.first().map(sig_core::Phone::national),
+            phone1: Some(c.main_phone().national()),
             contact_name: c.contact_name.as_ref().map(ToString::to_string),
-            contact_email: c.emails.first().map(ToString::to_string),
+            contact_email: Some(c.main_email().to_string()),
         }
     }
 }

@@ -61,16 +61,16 @@ pub fn customer_body(id: CustomerId, customer: &Customer) -> CustomerBody {
         bairro: a.district.as_str().to_owned(),
         cidade: a.city.as_str().to_owned(),
         uf: a.uf.as_str().to_owned(),
-        telefone: customer.phones.first().map(Phone::national),
+        telefone: Some(customer.main_phone().national()),
         telefone2: customer.phones.get(1).map(Phone::national),
         celular: mobile,
         contato: customer
             .contact_name
             .as_ref()
             .map(|c| c.as_str().to_owned()),
-        email: customer.emails.first().map(|e| e.as_str().to_owned()),
+        email: Some(customer.main_email().as_str().to_owned()),
         email2: customer.emails.get(1).map(|e| e.as_str().to_owned()),
-        email_financeiro: customer.emails.first().map(|e| e.as_str().to_owned()),
+        email_financeiro: Some(customer.main_email().as_str().to_owned()),
         tem_ramal: Some(1),
         tem_did: Some(1),
     }

@@ -804,7 +804,7 @@ impl Pipeline {
             None => {
                 let raw = i.raw.clone().unwrap_or_default();
                 match self.check_proposal(&i.source, &raw, &journal) {
-                    Ok(p) => p.orders,
+                    Ok(p) => p.into_fields().orders,
                     Err(problems) => {
                         return Err(PipelineError::InvalidState {
                             id,
