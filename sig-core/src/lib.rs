@@ -22,6 +22,7 @@ pub mod domain;
 pub mod edit;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
+pub mod fiscal;
 pub mod ids;
 pub mod kpi;
 pub mod links;
