@@ -73,9 +73,9 @@ struct Person {
 }
 
 fn customer(i: usize, rng: &mut SmallRng) -> Person {
-    let company = i % 2 == 0;
+    let company = i.is_multiple_of(2);
     let tax_id = if company {
-        if i % 6 == 0 {
+        if i.is_multiple_of(6) {
             // Alphanumeric CNPJ (issued from July 2026).
             const A: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
             let root: String = (0..8)

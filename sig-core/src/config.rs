@@ -1809,4 +1809,23 @@ base_urls.minha_receita = "https://receita.interno.example/"
         assert_eq!(p.0[0].code, Code::Inconsistent);
         assert!(!p.to_string().contains("k-Zq81x"), "{p}");
     }
+
+    #[test]
+    fn the_example_documents_the_fiscal_defaults() {
+        let text = include_str!("../../examples/sig.example.toml");
+        let names = text
+            .split("env = \"")
+            .skip(1)
+            .map(|s| (s.split('"').next().unwrap().to_owned(), "x".to_owned()))
+            .collect();
+        let cfg = Config::from_toml(text, Path::new("."), &MapSecrets(names)).unwrap();
+        assert!(cfg.companies.iter().all(|c| c.fiscal == FiscalPolicy::Off));
+        let (got, want) = (&cfg.fiscal, FiscalConfig::default());
+        assert_eq!(got.cnpj_providers, want.cnpj_providers);
+        assert_eq!(got.cep_providers, want.cep_providers);
+        assert_eq!(got.timeout, want.timeout);
+        assert_eq!(got.found_ttl, want.found_ttl);
+        assert_eq!(got.not_found_ttl, want.not_found_ttl);
+        assert!(got.cnpja_key.is_none() && got.base_urls.is_empty());
+    }
 }

@@ -694,3 +694,89 @@ async fn concurrent_lookups_of_one_key_make_one_call() {
     assert_eq!(sb.served(Provider::BrasilApi, CLOSED), 1);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_port_answers_with_the_pipeline_records_from_a_sig_toml_chain() {
+    use sig_core::config::FiscalConfig;
+    use sig_core::fiscal::{AddressField, FiscalAnswer};
+    use sig_fiscal::{ConfigError, FiscalLookup, LookupKind};
+
+    let sb = sandbox().await;
+    // `[fiscal]` with its defaults, every provider pointed at the sandbox.
+    let mut config = FiscalConfig::default();
+    for p in Provider::ALL {
+        config
+            .base_urls
+            .insert(p.as_str().to_owned(), sb.base_url(p));
+    }
+    let client = FiscalClientBuilder::from_config(&config)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.providers(LookupKind::Cnpj),
+        [
+            Provider::BrasilApi,
+            Provider::MinhaReceita,
+            Provider::ReceitaWs
+        ]
+    );
+    assert_eq!(
+        client.providers(LookupKind::Cep),
+        [Provider::ViaCep, Provider::BrasilApiCep]
+    );
+    let port: &dyn FiscalLookup = &client;
+
+    let FiscalAnswer::Found(c) = port
+        .company_by_cnpj(&ACTIVE.parse().unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("registered")
+    };
+    assert_eq!(c.source, "brasil_api");
+    assert_eq!(c.legal_name, "TELEFONIA SAO JOAO LTDA");
+    assert_eq!(c.status, RegistrationStatus::Active);
+    assert_eq!(c.address.district.as_deref(), Some("SANTA CECILIA"));
+    assert_eq!(c.source_fields[&AddressField::District], "bairro");
+    assert_eq!(
+        port.company_by_cnpj(&NOBODY.parse().unwrap())
+            .await
+            .unwrap(),
+        FiscalAnswer::NotFound {
+            source: "brasil_api".into()
+        }
+    );
+    let FiscalAnswer::Found(cep) = port
+        .address_by_cep(&"01226010".parse().unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("known CEP")
+    };
+    assert_eq!(cep.source, "via_cep");
+    assert_eq!(cep.district.as_deref(), Some("Santa Cecília"));
+    assert_eq!(cep.source_fields[&AddressField::Street], "logradouro");
+
+    // Every CNPJ provider down: one upstream error, System::Fiscal, retryable.
+    for p in ["brasil_api", "minha_receita", "receita_ws"] {
+        sb.faults()
+            .add(FaultSpec::always(FaultKind::http_error(503)).on_call(p))
+            .unwrap();
+    }
+    let e = port
+        .company_by_cnpj(&CLOSED.parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.system, System::Fiscal);
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(e.record.as_deref(), Some(CLOSED));
+
+    // A configuration built by hand with a name nobody knows.
+    config.cep_providers.push("correios".into());
+    assert!(matches!(
+        FiscalClientBuilder::from_config(&config),
+        Err(ConfigError::UnknownProvider(_))
+    ));
+    sb.shutdown().await;
+}

@@ -282,9 +282,11 @@ impl Pipeline {
             Some(c) => enrich(&address, &[&c]).address,
             None => address.clone(),
         };
+        // (A CEP has no street number, and its complement is no address complement.)
         let still_missing = AddressField::ALL
             .into_iter()
-            .any(|f| f != AddressField::Number && blank(slot(&after_company, f)));
+            .filter(|f| !matches!(f, AddressField::Number | AddressField::Complement))
+            .any(|f| blank(slot(&after_company, f)));
         let cep = after_company.cep.as_deref().and_then(|c| c.parse().ok());
         if still_missing
             && run.cep.is_none()
