@@ -747,3 +747,27 @@ async fn a_proposal_still_invalid_after_the_fill_is_held_with_the_fill_kept() {
         "fills of earlier runs are listed"
     );
 }
+
+#[tokio::test]
+async fn a_fill_the_registry_cannot_make_leaves_the_validation_problem_and_says_why() {
+    let w = world(FiscalPolicy::Block);
+    w.registry.down.store(true, Ordering::SeqCst);
+    let mut raw = sample();
+    raw.customer.address.district = None;
+    let i = run(&w, "1", raw).await;
+    // Filling is a help: the registry down holds the proposal for its missing field, it is
+    // not retried as the check would be.
+    assert_eq!(i.status, IntegrationStatus::Held, "{i:?}");
+    assert_eq!(i.step.as_deref(), Some("validate"));
+    let fields: Vec<&str> = i.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["customer.address.district"]);
+    let e = events(&w, i.id, "fiscal.enrich").await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].outcome, AuditOutcome::Skipped);
+    assert!(
+        e[0].summary.contains("could not be consulted"),
+        "{}",
+        e[0].summary
+    );
+    assert_eq!(step(&w, i.id, "edit:1").await, None, "nothing filled");
+}

@@ -10,7 +10,8 @@
 //!
 //! - **Who is checked.** Company customers (CNPJ) only: for a person (CPF) the step records
 //!   "not applicable" and looks nothing up. A company whose policy is `off` (the default)
-//!   has no `fiscal` step at all and no lookup is made.
+//!   has no `fiscal` step at all and no lookup is made; nor has an integration validated
+//!   before its company's policy was turned on.
 //! - **When.** Once the proposal validates and, for a company that reviews every proposal,
 //!   after the review. Its result is journaled under `fiscal` in the same transaction as
 //!   `validate`, so the validated proposal every later step uses — the ERP and NextBilling
@@ -343,6 +344,24 @@ impl Pipeline {
         }
         e.provenance.retain(|pr| !refused.contains(&pr.field));
         if e.provenance.is_empty() {
+            if stage == FillStage::BeforeValidation && !run.notes.is_empty() {
+                // Validation will hold the proposal for the missing fields: say why the
+                // registry did not fill them.
+                let mut ev = AuditEvent::new(
+                    self.clock.now(),
+                    Actor::System,
+                    "fiscal.enrich",
+                    AuditOutcome::Skipped,
+                    format!(
+                        "missing address fields not filled from the registry: {}",
+                        run.notes.join("; ")
+                    ),
+                );
+                ev.integration = Some(state.id);
+                ev.system = Some(System::Fiscal);
+                ev.details = json!({"notes": run.notes});
+                self.store.append_audit(&[ev]).await?;
+            }
             return Ok(Vec::new());
         }
         // Write it down: the proposal with the fields filled, an edit by the system.
@@ -553,13 +572,8 @@ impl Pipeline {
         {
             let _span = started.span.enter();
             tracing::warn!(
-                target: STEP_EVENT_TARGET,
-                step = FISCAL_STEP,
-                kind = FISCAL_STEP,
-                outcome = "unchecked",
-                system = "fiscal",
                 error = %error,
-                "the registry could not be consulted; going on (policy warn)"
+                "the fiscal registry could not be consulted; going on unchecked (policy warn)"
             );
         }
         let done = self.fiscal_done(
