@@ -79,6 +79,15 @@ pub(super) struct FiscalRun {
     notes: Vec<String>,
 }
 
+impl FiscalRun {
+    /// Notes what the run could not do (once, though two fills may see it).
+    fn note(&mut self, text: String) {
+        if !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+}
+
 /// When a fill runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FillStage {
@@ -257,7 +266,7 @@ impl Pipeline {
                 .await
             {
                 Ok(answer) => run.company = Some(answer),
-                Err(e) => run.notes.push(format!(
+                Err(e) => run.note(format!(
                     "the address could not be completed: the registry could not be consulted ({e})"
                 )),
             }
@@ -266,10 +275,11 @@ impl Pipeline {
         let use_company = match &run.company {
             Some(FiscalAnswer::Found(c)) if names_match(&legal_name, &c.legal_name) => true,
             Some(FiscalAnswer::Found(c)) => {
-                run.notes.push(format!(
+                let text = format!(
                     "the registered address was not used: the registered legal name `{}` does not match the proposal's",
                     c.legal_name
-                ));
+                );
+                run.note(text);
                 false
             }
             _ => false,
@@ -302,12 +312,11 @@ impl Pipeline {
                 {
                     Ok(FiscalAnswer::Found(r)) => Some(r),
                     Ok(FiscalAnswer::NotFound { source }) => {
-                        run.notes.push(format!("the CEP is not known to {source}"));
+                        run.note(format!("the CEP is not known to {source}"));
                         None
                     }
                     Err(e) => {
-                        run.notes
-                            .push(format!("the CEP could not be looked up ({e})"));
+                        run.note(format!("the CEP could not be looked up ({e})"));
                         None
                     }
                 },
@@ -336,7 +345,7 @@ impl Pipeline {
         for field in AddressField::ALL {
             if refused.iter().any(|r| r == field.domain_path()) {
                 *slot_mut(&mut e.address, field) = slot(&address, field).cloned();
-                run.notes.push(format!(
+                run.note(format!(
                     "the registry's {} was not used: SIG does not accept it",
                     field.domain_path()
                 ));
