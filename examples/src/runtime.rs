@@ -1,5 +1,6 @@
 //! Wiring: a loaded `sig.toml` becomes a running pipeline — the store, one Omie client per
-//! account, one DocSales source per account, one NextBilling client per ServidorNext — and the
+//! account, one DocSales source per account, one NextBilling client per ServidorNext, one
+//! fiscal lookup client shared by every company whose `fiscal` policy is not `off` — and the
 //! Omie misuse breaker's state is restored from and saved to the store, so a restarted process
 //! does not hammer a blocked API.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use sig_core::authz::Authorizer;
 use sig_core::config::{Config, StoreConfig};
+use sig_core::fiscal::FiscalPolicy;
 use sig_core::ids::{AccountId, CompanyId};
 use sig_core::pipeline::{
     CompanyHandle, Pipeline, ServerHandle, ServerInfo, Settings, SystemClock,
@@ -142,17 +144,29 @@ impl Runtime {
                 platform: Arc::new(client),
             });
         }
-        let pipeline = Arc::new(
-            Pipeline::new(
-                store.clone(),
-                companies,
-                servers.clone(),
-                catalog,
-                Arc::new(SystemClock),
-                settings,
-            )
-            .with_authorizer(Authorizer::from_config(config)),
-        );
+        let mut pipeline = Pipeline::new(
+            store.clone(),
+            companies,
+            servers.clone(),
+            catalog,
+            Arc::new(SystemClock),
+            settings,
+        )
+        .with_authorizer(Authorizer::from_config(config));
+        if config
+            .companies
+            .iter()
+            .any(|c| c.fiscal != FiscalPolicy::Off)
+        {
+            let client = sig_fiscal::FiscalClientBuilder::from_config(&config.fiscal)
+                .and_then(sig_fiscal::FiscalClientBuilder::build)
+                .map_err(|e| CliError::Usage(format!("fiscal: {e}")))?;
+            pipeline = pipeline.with_fiscal(
+                Arc::new(client),
+                config.companies.iter().map(|c| (c.id.clone(), c.fiscal)),
+            );
+        }
+        let pipeline = Arc::new(pipeline);
         Ok(Runtime {
             store,
             pipeline,

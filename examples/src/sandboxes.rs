@@ -1,7 +1,9 @@
 //! The three vendor sandboxes started together, in-process on loopback, for `sig demo` and
 //! for tests: Omie, one NextBilling instance per ServidorNext, and DocSales seeded with
-//! proposals. It also knows how to point a configuration at them and how to read their
-//! create counters.
+//! proposals — plus the fiscal sandbox (every CNPJ and CEP provider) when a configuration's
+//! companies check customers at the registry, or when a test starts it
+//! ([`DemoSandboxes::start_fiscal`]). It also knows how to point a configuration at them and
+//! how to read their create counters.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,8 +11,11 @@ use std::path::Path;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use sig_core::config::Config;
+use sig_core::fiscal::FiscalPolicy;
 use sig_docsales::ProposalDocument;
 use sig_docsales::sandbox::{DocSalesSandbox, SandboxOptions as DocSalesOptions, SenderConfig};
+use sig_fiscal::Provider;
+use sig_fiscal::sandbox::{FiscalSandbox, FiscalSandboxBuilder};
 use sig_next::sandbox::NextSandbox;
 use sig_omie::sandbox::{OmieSandbox, OmieSandboxConfig};
 use sig_sandbox::CreateCounters;
@@ -77,6 +82,8 @@ pub struct DemoSandboxes {
     pub next: NextSandbox,
     /// DocSales.
     pub docsales: DocSalesSandbox,
+    /// The fiscal providers (CNPJ and CEP), when started.
+    pub fiscal: Option<FiscalSandbox>,
     docsales_token: SecretString,
     webhook_secret: SecretString,
     seed: u64,
@@ -166,7 +173,7 @@ impl DemoSandboxes {
                 s.api_key.clone(),
             );
         }
-        Self::start_with(
+        let mut sb = Self::start_with(
             omie,
             next,
             d.token.clone(),
@@ -175,7 +182,34 @@ impl DemoSandboxes {
             proposals,
             options.seed,
         )
-        .await
+        .await?;
+        if config
+            .companies
+            .iter()
+            .any(|c| c.fiscal != FiscalPolicy::Off)
+        {
+            let mut fiscal = FiscalSandbox::builder();
+            if let Some(key) = &config.fiscal.cnpja_key {
+                fiscal = fiscal.cnpja_key(key.clone());
+            }
+            sb.start_fiscal(fiscal).await?;
+        }
+        Ok(sb)
+    }
+
+    /// Start the fiscal sandbox (every CNPJ and CEP provider on one loopback server) with
+    /// `builder`'s data, limits and CNPJá key; [`DemoSandboxes::point_config`] then points
+    /// `[fiscal]` at it. Refused when it is already running.
+    pub async fn start_fiscal(&mut self, builder: FiscalSandboxBuilder) -> Result<(), String> {
+        if self.fiscal.is_some() {
+            return Err("the fiscal sandbox is already running".into());
+        }
+        let fiscal = builder
+            .start()
+            .await
+            .map_err(|e| format!("fiscal sandbox: {e}"))?;
+        self.fiscal = Some(fiscal);
+        Ok(())
     }
 
     async fn start_with(
@@ -205,6 +239,7 @@ impl DemoSandboxes {
             omie,
             next,
             docsales,
+            fiscal: None,
             docsales_token,
             webhook_secret,
             seed,
@@ -288,6 +323,14 @@ impl DemoSandboxes {
             })?;
             s.base_url = i.base_url();
         }
+        if let Some(f) = &self.fiscal {
+            for p in Provider::ALL {
+                config
+                    .fiscal
+                    .base_urls
+                    .insert(p.as_str().to_owned(), f.base_url(p));
+            }
+        }
         Ok(())
     }
 
@@ -328,6 +371,9 @@ impl DemoSandboxes {
         self.omie.shutdown().await;
         self.next.shutdown().await;
         self.docsales.shutdown().await;
+        if let Some(f) = self.fiscal {
+            f.shutdown().await;
+        }
     }
 }
 
@@ -386,6 +432,20 @@ pub fn pointed_config(text: &str, base: &Path, config: &Config) -> Result<String
                     a.insert("time_scale".into(), toml::Value::Float(scale));
                 }
             }
+        }
+    }
+    if !config.fiscal.base_urls.is_empty() {
+        let urls: toml::Table = config
+            .fiscal
+            .base_urls
+            .iter()
+            .map(|(p, u)| (p.clone(), toml::Value::String(u.to_string())))
+            .collect();
+        if let toml::Value::Table(f) = doc
+            .entry("fiscal")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            f.insert("base_urls".into(), toml::Value::Table(urls));
         }
     }
     if let Some(toml::Value::Array(servers)) = doc.get_mut("servers") {

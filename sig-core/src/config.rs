@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::contact::AreaCode;
+use crate::fiscal::{CEP_PROVIDERS, CNPJ_PROVIDERS, FiscalPolicy};
 use crate::ids::{AccountId, CompanyId, PlanId, ServerId, UserId};
 use crate::money::Money;
 use crate::pipeline::Settings;
@@ -190,6 +191,8 @@ struct ConfigFile {
     authz: AuthzFile,
     #[serde(default)]
     serve: ServeConfig,
+    #[serde(default)]
+    fiscal: FiscalFile,
 }
 
 /// `[pipeline]`: tuning of the integration workers; every key is optional.
@@ -315,6 +318,8 @@ struct CompanyFile {
     docsales_account: AccountId,
     #[serde(default)]
     hold_for_review: bool,
+    #[serde(default)]
+    fiscal: FiscalPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,6 +353,140 @@ struct CatalogFile {
     plans: Vec<Plan>,
 }
 
+/// `[fiscal]`: the CNPJ/CEP lookup providers; every key is optional (see [`FiscalConfig`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FiscalFile {
+    cnpj_providers: Option<Vec<String>>,
+    cep_providers: Option<Vec<String>>,
+    cnpja_key: Option<SecretRef>,
+    timeout_ms: Option<u64>,
+    found_ttl_secs: Option<u64>,
+    not_found_ttl_secs: Option<u64>,
+    #[serde(default)]
+    base_urls: BTreeMap<String, Url>,
+}
+
+impl FiscalFile {
+    fn build(self, base: &Path, src: &dyn SecretSource, p: &mut Problems) -> FiscalConfig {
+        let d = FiscalConfig::default();
+        let cnpja_key = self
+            .cnpja_key
+            .as_ref()
+            .map(|r| resolve_secret(r, "fiscal.cnpja_key", base, src, p));
+        let listed = self.cnpj_providers.is_some();
+        let cnpj_providers = match self.cnpj_providers {
+            Some(list) => {
+                check_providers(list, "cnpj_providers", &CNPJ_PROVIDERS, &CEP_PROVIDERS, p)
+            }
+            None => {
+                let mut list = d.cnpj_providers.clone();
+                if cnpja_key.is_some() {
+                    list.push("cnpja".to_owned());
+                }
+                list
+            }
+        };
+        let cep_providers = match self.cep_providers {
+            Some(list) => {
+                check_providers(list, "cep_providers", &CEP_PROVIDERS, &CNPJ_PROVIDERS, p)
+            }
+            None => d.cep_providers.clone(),
+        };
+        let uses_cnpja = cnpj_providers.iter().any(|n| n == "cnpja");
+        if uses_cnpja && cnpja_key.is_none() {
+            p.add(
+                "fiscal.cnpja_key",
+                Code::Required,
+                "cnpja is in fiscal.cnpj_providers and needs an API key: { env = \"NAME\" } or { file = \"PATH\" }",
+            );
+        }
+        if listed && !uses_cnpja && cnpja_key.is_some() {
+            p.add(
+                "fiscal.cnpja_key",
+                Code::Inconsistent,
+                "a CNPJá key is given but cnpja is not in fiscal.cnpj_providers",
+            );
+        }
+        for (name, url) in &self.base_urls {
+            let key = format!("fiscal.base_urls.{name}");
+            if !CNPJ_PROVIDERS.contains(&name.as_str()) && !CEP_PROVIDERS.contains(&name.as_str()) {
+                p.add(
+                    key,
+                    Code::UnknownReference,
+                    format!(
+                        "not a fiscal provider; one of {}",
+                        CNPJ_PROVIDERS
+                            .iter()
+                            .chain(&CEP_PROVIDERS)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            }
+            check_url(url, &key, p);
+        }
+        let timeout = match self.timeout_ms {
+            Some(0) => {
+                p.add("fiscal.timeout_ms", Code::OutOfRange, "must be at least 1");
+                d.timeout
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => d.timeout,
+        };
+        FiscalConfig {
+            cnpj_providers,
+            cep_providers,
+            cnpja_key,
+            base_urls: self.base_urls,
+            timeout,
+            found_ttl: self.found_ttl_secs.map_or(d.found_ttl, Duration::from_secs),
+            not_found_ttl: self
+                .not_found_ttl_secs
+                .map_or(d.not_found_ttl, Duration::from_secs),
+        }
+    }
+}
+
+/// Checks a provider list: known names of the right kind, each once, at least one.
+fn check_providers(
+    list: Vec<String>,
+    field: &str,
+    known: &[&str],
+    other_kind: &[&str],
+    p: &mut Problems,
+) -> Vec<String> {
+    let key = format!("fiscal.{field}");
+    if list.is_empty() {
+        p.add(&key, Code::Required, "list at least one provider");
+    }
+    let mut seen = BTreeSet::new();
+    for (i, name) in list.iter().enumerate() {
+        let at = format!("{key}[{i}]");
+        if other_kind.contains(&name.as_str()) {
+            p.add(
+                at,
+                Code::Inconsistent,
+                format!(
+                    "{name} answers the other kind of lookup; one of {}",
+                    known.join(", ")
+                ),
+            );
+        } else if !known.contains(&name.as_str()) {
+            p.add(
+                at,
+                Code::UnknownReference,
+                format!("not a provider; one of {}", known.join(", ")),
+            );
+        } else if !seen.insert(name.as_str()) {
+            p.add(at, Code::Duplicate, format!("{name} is listed twice"));
+        }
+    }
+    list
+}
+
 // ---------------------------------------------------------------------------------------
 // The loaded configuration.
 
@@ -376,6 +515,77 @@ pub struct Config {
     pub links: crate::links::LinkTemplates,
     /// How `sig serve` runs.
     pub serve: ServeConfig,
+    /// The fiscal lookup providers (`[fiscal]`; defaults when absent), shared by every
+    /// company whose `fiscal` policy is not `off`.
+    pub fiscal: FiscalConfig,
+}
+
+/// The fiscal lookup providers: the `[fiscal]` section, every key optional. One lookup
+/// client serves every company; each company chooses its policy (`fiscal` in
+/// `[[companies]]`).
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `cnpj_providers` | `["brasil_api", "minha_receita", "receita_ws"]`, then `"cnpja"` when `cnpja_key` is set | CNPJ providers, tried in order ([`CNPJ_PROVIDERS`]) |
+/// | `cep_providers` | `["via_cep", "brasil_api_cep"]` | CEP providers, tried in order ([`CEP_PROVIDERS`]) |
+/// | `cnpja_key` | none | CNPJá API key, a secret reference |
+/// | `timeout_ms` | 10000 | per-attempt timeout of one provider |
+/// | `found_ttl_secs` | 86400 | how long a found record is reused (0: not cached) |
+/// | `not_found_ttl_secs` | 3600 | how long a "not found" is reused (0: not cached) |
+/// | `base_urls` | the providers' own | a table `provider = "URL"` (a self-hosted Minha Receita, a sandbox) |
+pub struct FiscalConfig {
+    /// CNPJ providers, in order.
+    pub cnpj_providers: Vec<String>,
+    /// CEP providers, in order.
+    pub cep_providers: Vec<String>,
+    /// The CNPJá API key.
+    pub cnpja_key: Option<SecretString>,
+    /// Base URLs that replace a provider's own, by provider name.
+    pub base_urls: BTreeMap<String, Url>,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// How long a found record is cached.
+    pub found_ttl: Duration,
+    /// How long a "not found" answer is cached.
+    pub not_found_ttl: Duration,
+}
+
+impl Default for FiscalConfig {
+    fn default() -> Self {
+        FiscalConfig {
+            cnpj_providers: CNPJ_PROVIDERS[..3]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            cep_providers: CEP_PROVIDERS.iter().map(|s| (*s).to_owned()).collect(),
+            cnpja_key: None,
+            base_urls: BTreeMap::new(),
+            timeout: Duration::from_secs(10),
+            found_ttl: Duration::from_secs(24 * 3600),
+            not_found_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl fmt::Debug for FiscalConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FiscalConfig")
+            .field("cnpj_providers", &self.cnpj_providers)
+            .field("cep_providers", &self.cep_providers)
+            .field("cnpja_key", &self.cnpja_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "base_urls",
+                &self
+                    .base_urls
+                    .iter()
+                    .map(|(k, v)| (k, v.as_str()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("found_ttl", &self.found_ttl)
+            .field("not_found_ttl", &self.not_found_ttl)
+            .finish()
+    }
 }
 
 /// How `sig serve` runs: the `[serve]` section, every key optional.
@@ -488,6 +698,9 @@ pub struct Company {
     pub docsales_account: AccountId,
     /// Hold every proposal for a person's review before integrating.
     pub hold_for_review: bool,
+    /// What the pipeline's `fiscal` step does with a customer's registry findings (`fiscal =
+    /// "off" | "warn" | "block"`, default `off`).
+    pub fiscal: FiscalPolicy,
 }
 
 /// A ServidorNext: one NextBilling instance plus SIG's data on it.
@@ -1009,6 +1222,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
             omie_account: c.omie_account,
             docsales_account: c.docsales_account,
             hold_for_review: c.hold_for_review,
+            fiscal: c.fiscal,
         });
     }
     let mut ds_owner: BTreeMap<&AccountId, usize> = BTreeMap::new();
@@ -1143,6 +1357,8 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         }
     }
 
+    let fiscal = file.fiscal.build(base, src, p);
+
     Config {
         store,
         omie_accounts,
@@ -1155,6 +1371,7 @@ fn build(file: ConfigFile, base: &Path, src: &dyn SecretSource, p: &mut Problems
         policy,
         links,
         serve,
+        fiscal,
     }
 }
 
@@ -1502,5 +1719,121 @@ omie = { service_code = 1 }
                 "missing {want:?} in {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn fiscal_defaults_and_the_per_company_policy() {
+        let cfg = Config::from_toml(GOOD, Path::new("."), &secrets()).unwrap();
+        assert_eq!(cfg.companies[0].fiscal, FiscalPolicy::Off);
+        let d = &cfg.fiscal;
+        assert_eq!(
+            d.cnpj_providers,
+            ["brasil_api", "minha_receita", "receita_ws"]
+        );
+        assert_eq!(d.cep_providers, ["via_cep", "brasil_api_cep"]);
+        assert!(d.cnpja_key.is_none() && d.base_urls.is_empty());
+        assert_eq!(d.timeout, Duration::from_secs(10));
+        assert_eq!(d.found_ttl, Duration::from_secs(86_400));
+        assert_eq!(d.not_found_ttl, Duration::from_secs(3_600));
+
+        let mut env = secrets();
+        env.0.insert("CNPJA".into(), "cnpja-Zq87x".into());
+        let text = GOOD.replace(
+            "docsales_account = \"acme\"",
+            "docsales_account = \"acme\"\nfiscal = \"block\"",
+        ) + r#"
+[fiscal]
+cnpja_key = { env = "CNPJA" }
+timeout_ms = 2500
+found_ttl_secs = 0
+base_urls.minha_receita = "https://receita.interno.example/"
+"#;
+        let cfg = Config::from_toml(&text, Path::new("."), &env).unwrap();
+        assert_eq!(cfg.companies[0].fiscal, FiscalPolicy::Block);
+        let f = &cfg.fiscal;
+        assert_eq!(
+            f.cnpj_providers,
+            ["brasil_api", "minha_receita", "receita_ws", "cnpja"],
+            "a key adds CNPJá last"
+        );
+        assert_eq!(f.cnpja_key.as_ref().unwrap().expose_secret(), "cnpja-Zq87x");
+        assert!(!format!("{f:?}").contains("cnpja-Zq87x"));
+        assert_eq!(f.timeout, Duration::from_millis(2500));
+        assert_eq!(f.found_ttl, Duration::ZERO);
+        assert_eq!(
+            f.base_urls["minha_receita"].as_str(),
+            "https://receita.interno.example/"
+        );
+
+        let err = Config::from_toml(
+            &GOOD.replace(
+                "docsales_account = \"acme\"",
+                "docsales_account = \"acme\"\nfiscal = \"strict\"",
+            ),
+            Path::new("."),
+            &secrets(),
+        )
+        .unwrap_err();
+        let ConfigError::Syntax { key, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(key, "companies[0].fiscal");
+    }
+
+    #[test]
+    fn fiscal_problems_are_reported_with_their_keys() {
+        let text = format!(
+            "{GOOD}\n[fiscal]\ncnpj_providers = [\"brasil_api\", \"via_cep\", \"receitaws\", \"brasil_api\", \"cnpja\"]\ncep_providers = []\ntimeout_ms = 0\nbase_urls.viacep = \"https://x.example/\"\nbase_urls.via_cep = \"ftp://x.example/\"\n"
+        );
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<(String, Code)> = p.iter().map(|x| (x.field.clone(), x.code)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("fiscal.cnpj_providers[1]".to_owned(), Code::Inconsistent),
+                (
+                    "fiscal.cnpj_providers[2]".to_owned(),
+                    Code::UnknownReference
+                ),
+                ("fiscal.cnpj_providers[3]".to_owned(), Code::Duplicate),
+                ("fiscal.cep_providers".to_owned(), Code::Required),
+                ("fiscal.cnpja_key".to_owned(), Code::Required),
+                ("fiscal.base_urls.via_cep".to_owned(), Code::InvalidFormat),
+                ("fiscal.base_urls.viacep".to_owned(), Code::UnknownReference),
+                ("fiscal.timeout_ms".to_owned(), Code::OutOfRange),
+            ]
+        );
+        let text = format!(
+            "{GOOD}\n[fiscal]\ncnpj_providers = [\"minha_receita\"]\ncnpja_key = {{ env = \"OMIE_KEY\" }}\n"
+        );
+        let err = Config::from_toml(&text, Path::new("."), &secrets()).unwrap_err();
+        let ConfigError::Invalid(p) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.0[0].field, "fiscal.cnpja_key");
+        assert_eq!(p.0[0].code, Code::Inconsistent);
+        assert!(!p.to_string().contains("k-Zq81x"), "{p}");
+    }
+
+    #[test]
+    fn the_example_documents_the_fiscal_defaults() {
+        let text = include_str!("../../examples/sig.example.toml");
+        let names = text
+            .split("env = \"")
+            .skip(1)
+            .map(|s| (s.split('"').next().unwrap().to_owned(), "x".to_owned()))
+            .collect();
+        let cfg = Config::from_toml(text, Path::new("."), &MapSecrets(names)).unwrap();
+        assert!(cfg.companies.iter().all(|c| c.fiscal == FiscalPolicy::Off));
+        let (got, want) = (&cfg.fiscal, FiscalConfig::default());
+        assert_eq!(got.cnpj_providers, want.cnpj_providers);
+        assert_eq!(got.cep_providers, want.cep_providers);
+        assert_eq!(got.timeout, want.timeout);
+        assert_eq!(got.found_ttl, want.found_ttl);
+        assert_eq!(got.not_found_ttl, want.not_found_ttl);
+        assert!(got.cnpja_key.is_none() && got.base_urls.is_empty());
     }
 }

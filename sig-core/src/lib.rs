@@ -5,8 +5,9 @@
 //! [`Money`], …), the validated domain ([`Customer`], [`ServiceOrder`], [`Proposal`]) and its
 //! unvalidated input shape ([`raw::RawProposal`]) with a validation that reports every
 //! problem at once ([`Problems`]), the `sig.toml` configuration and catalog ([`config`]), the
-//! ports the adapters implement, and what every reader of history shares: the KPIs ([`kpi`])
-//! and the masking of personal data in exports ([`mask`]).
+//! ports the adapters implement, the fiscal rules the pipeline's registry check applies
+//! ([`fiscal`]), and what every reader of history shares: the KPIs ([`kpi`]) and the masking
+//! of personal data in exports ([`mask`]).
 //!
 //! Adapters (the Omie, NextBilling and DocSales clients, the stores, the Python bindings, the
 //! `sig` binary) depend on this crate; it depends on none of them.
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod edit;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
+pub mod fiscal;
 pub mod ids;
 pub mod kpi;
 pub mod links;

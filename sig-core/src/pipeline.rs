@@ -3,9 +3,14 @@
 //! ```text
 //! received → fetch → validate ─(problems)→ held ─(edit, resume)→ validate
 //!                       │
-//!                       └→ customer → erp_customer → contract:i → server:i
+//!                       └→ [fiscal] → customer → erp_customer → contract:i → server:i
 //!                            → next_customer:<server> → line:i:n → did:i:j → done
 //! ```
+//!
+//! `fiscal` runs for companies whose fiscal policy is `warn` or `block`
+//! ([`Pipeline::with_fiscal`]): the customer checked at the Receita Federal's registry and
+//! missing address fields filled from it, journaled with `validate`; see the `fiscal`
+//! module's docs.
 //!
 //! Each step's result is written to the store's journal (with the audit event and any link or
 //! reservation it changes, in one transaction) before the next step starts, and a journaled
@@ -69,7 +74,9 @@ use crate::store::{
     Reservation, StepEntry, Store, StoreError,
 };
 
+mod fiscal;
 mod manual;
+pub use fiscal::{FISCAL_FILL_VIA, FISCAL_STEP};
 pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
 
 /// The `tracing` target of the one event each step's end emits (see the module docs).
@@ -354,6 +361,10 @@ pub struct Pipeline {
     draining: AtomicBool,
     /// Integrations this pipeline claimed and has not finished with (given back on a drain).
     claimed: Mutex<HashSet<IntegrationId>>,
+    /// The fiscal lookup ([`Pipeline::with_fiscal`]); `None`: no company is checked.
+    fiscal: Option<Arc<dyn crate::ports::FiscalLookup>>,
+    /// Each company's fiscal policy (absent: `off`).
+    fiscal_policies: BTreeMap<CompanyId, crate::fiscal::FiscalPolicy>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -452,6 +463,8 @@ impl Pipeline {
             health: Mutex::new(HashMap::new()),
             draining: AtomicBool::new(false),
             claimed: Mutex::new(HashSet::new()),
+            fiscal: None,
+            fiscal_policies: BTreeMap::new(),
         }
     }
 
@@ -1138,6 +1151,18 @@ impl Pipeline {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => {
                 let started = StepStart::new("validate");
+                // fiscal (a company policy other than off): the registry may complete a
+                // missing address before validation decides (see the `fiscal` module).
+                let mut fiscal = self.fiscal_run(&company.id);
+                if let Some(run) = fiscal.as_mut() {
+                    self.fiscal_fill(
+                        run,
+                        state,
+                        &mut journal,
+                        fiscal::FillStage::BeforeValidation,
+                    )
+                    .await?;
+                }
                 let raw = state.raw.clone().unwrap_or_default();
                 match self.check_proposal(&state.source, &raw, &journal) {
                     Ok(_) if company.hold_for_review && !journal.contains_key(REVIEW_STEP) => {
@@ -1163,6 +1188,20 @@ impl Pipeline {
                         return Ok(RunOutcome::Held);
                     }
                     Ok(proposal) => {
+                        // fiscal: the customer checked at the registry; held, or journaled
+                        // with `validate` below.
+                        let (proposal, fiscal_done) = match fiscal {
+                            None => (proposal, None),
+                            Some(run) => match self
+                                .fiscal_check(run, state, &mut journal, proposal)
+                                .await?
+                            {
+                                fiscal::FiscalOutcome::Held => return Ok(RunOutcome::Held),
+                                fiscal::FiscalOutcome::Go { proposal, done } => {
+                                    (*proposal, Some(done))
+                                }
+                            },
+                        };
                         let orders = proposal
                             .orders
                             .iter()
@@ -1186,9 +1225,16 @@ impl Pipeline {
                                 call: None,
                                 summary: "proposal valid".into(),
                             },
-                            |_| {},
+                            |ch| {
+                                if let Some(done) = &fiscal_done {
+                                    done.add_to(ch);
+                                }
+                            },
                         )
                         .await?;
+                        if let Some(done) = &fiscal_done {
+                            done.emit();
+                        }
                         v
                     }
                     Err(problems) => {

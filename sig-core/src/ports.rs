@@ -4,6 +4,8 @@
 //! - [`VoipPlatform`] — one ServidorNext (a NextBilling instance): customers, SIP lines, DIDs,
 //!   health.
 //! - [`ProposalSource`] — where proposals come from (DocSales): re-fetch one, list approved ones.
+//! - [`FiscalLookup`] — the Receita Federal's registry (CNPJ) and the postal codes (CEP), read
+//!   through public lookup services (`sig-fiscal`).
 //!
 //! Every call is **idempotent by SIG's natural keys** (DESIGN.md, "Identity and idempotency"):
 //! the adapter looks the record up by the SIG id it carries before creating it, so a repeat
@@ -25,12 +27,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::address::Cep;
 use crate::contact::{AreaCode, Phone};
 use crate::domain::{Customer, ServiceOrder};
+use crate::fiscal::{FiscalAnswer, RegisteredCep, RegisteredCompany};
 use crate::ids::{CustomerId, DidId, LineId, ServerId, ServiceOrderId};
 use crate::problem::Problems;
 use crate::raw::RawProposal;
-use crate::taxid::TaxId;
+use crate::taxid::{Cnpj, TaxId};
 
 /// The `tracing` target of the per-attempt upstream call event (see the module docs).
 pub const UPSTREAM_EVENT_TARGET: &str = "sig::upstream";
@@ -440,4 +444,25 @@ pub trait ProposalSource: Send + Sync {
 
     /// List approved proposals changed since `cursor` (reconciliation).
     async fn list_approved(&self, cursor: Option<&str>) -> Result<ApprovedPage, UpstreamError>;
+}
+
+/// The fiscal-lookup port: a company by CNPJ in the Receita Federal's registry, an address by
+/// CEP. Lookups only read, so a failure never leaves anything applied upstream.
+///
+/// "Not found" is an answer ([`FiscalAnswer::NotFound`]), not an error. An error is
+/// [`System::Fiscal`] and says whether a later lookup may succeed
+/// ([`UpstreamError::is_retryable`]): every provider down, slow or rate-limited is retryable;
+/// refused credentials or input are not. The adapter (`sig-fiscal`) tries its providers in
+/// order, caches answers and keeps each provider's wire format to itself.
+#[async_trait]
+pub trait FiscalLookup: Send + Sync {
+    /// The company registered under `cnpj`, or "not found".
+    async fn company_by_cnpj(
+        &self,
+        cnpj: &Cnpj,
+    ) -> Result<FiscalAnswer<RegisteredCompany>, UpstreamError>;
+
+    /// The address of `cep`, or "not found".
+    async fn address_by_cep(&self, cep: &Cep)
+    -> Result<FiscalAnswer<RegisteredCep>, UpstreamError>;
 }

@@ -45,6 +45,13 @@ pub enum Code {
     Inconsistent,
     /// A reference to a configured item (server, account, company) that does not exist.
     UnknownReference,
+    /// The Receita Federal registry has the CNPJ in a status other than ATIVA (fiscal check).
+    FiscalInactive,
+    /// The legal name does not match the one the Receita Federal registry has for the CNPJ
+    /// (fiscal check).
+    FiscalNameMismatch,
+    /// No company is registered under the CNPJ in the Receita Federal registry (fiscal check).
+    FiscalNotRegistered,
 }
 
 impl Code {
@@ -66,6 +73,9 @@ impl Code {
         Code::Duplicate,
         Code::Inconsistent,
         Code::UnknownReference,
+        Code::FiscalInactive,
+        Code::FiscalNameMismatch,
+        Code::FiscalNotRegistered,
     ];
 
     /// The stable `snake_case` name of the code.
@@ -87,6 +97,9 @@ impl Code {
             Code::Duplicate => "duplicate",
             Code::Inconsistent => "inconsistent",
             Code::UnknownReference => "unknown_reference",
+            Code::FiscalInactive => "fiscal_inactive",
+            Code::FiscalNameMismatch => "fiscal_name_mismatch",
+            Code::FiscalNotRegistered => "fiscal_not_registered",
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The port ([`FiscalLookup`]) and its implementation: a chain of providers per lookup kind
-//! ([`FiscalClient`]), each with its base URL, optional API key, rate limit and timeout,
-//! in front of a TTL cache.
+//! The client: a chain of providers per lookup kind ([`FiscalClient`]), each with its base
+//! URL, optional API key, rate limit and timeout, in front of a TTL cache; it implements
+//! sig-core's [`FiscalLookup`] port.
 //!
 //! Per lookup: the cache answers when it can; otherwise each provider is tried in order.
 //! A provider's answer — found or **not found** — ends the lookup (and is cached). A
@@ -22,6 +22,8 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
+use sig_core::fiscal::{FiscalAnswer, RegisteredCep, RegisteredCompany};
+use sig_core::ports::{FiscalLookup, UPSTREAM_EVENT_TARGET, UpstreamError};
 use sig_core::{Cep, Cnpj};
 use url::Url;
 
@@ -29,18 +31,6 @@ use crate::cache::{CacheConfig, Clock, KeyLocks, SystemClock, TtlCache};
 use crate::error::{FiscalError, ProviderError, ProviderErrorKind};
 use crate::model::{CepRecord, CompanyRecord, Lookup, LookupKind, Provider};
 use crate::wire;
-
-/// The fiscal-lookup port: a company by CNPJ, an address by CEP.
-///
-/// It belongs in `sig_core::ports` next to the other ports; it lives here until it moves.
-#[async_trait]
-pub trait FiscalLookup: Send + Sync {
-    /// The company registered under `cnpj`, or "not found".
-    async fn lookup_cnpj(&self, cnpj: &Cnpj) -> Result<Lookup<CompanyRecord>, FiscalError>;
-
-    /// The address of `cep`, or "not found".
-    async fn lookup_cep(&self, cep: &Cep) -> Result<Lookup<CepRecord>, FiscalError>;
-}
 
 /// A request budget: `requests` per `per`, allowing a burst of `requests`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +187,10 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    /// A provider name this crate does not know (`sig.toml` is checked on load, so only a
+    /// configuration built by hand has one).
+    #[error(transparent)]
+    UnknownProvider(#[from] crate::model::UnknownProvider),
 }
 
 /// Builds a [`FiscalClient`].
@@ -236,6 +230,40 @@ impl FiscalClientBuilder {
         }
         b.cep_provider(ProviderConfig::new(Provider::ViaCep))
             .cep_provider(ProviderConfig::new(Provider::BrasilApiCep))
+    }
+
+    /// The chains `sig.toml`'s `[fiscal]` section describes
+    /// ([`sig_core::config::FiscalConfig`]): its providers in order, each at its base URL
+    /// (the provider's own unless `base_urls` names another) with its default rate limit,
+    /// the CNPJá key, the per-attempt timeout and the cache TTLs. [`FiscalClientBuilder::build`]
+    /// then checks the chains.
+    ///
+    /// # Errors
+    /// A provider name this crate does not know.
+    pub fn from_config(config: &sig_core::config::FiscalConfig) -> Result<Self, ConfigError> {
+        let provider = |name: &String| -> Result<ProviderConfig, ConfigError> {
+            let p: Provider = name.parse()?;
+            let mut c = ProviderConfig::new(p);
+            if let Some(url) = config.base_urls.get(name) {
+                c = c.base_url(url.clone());
+            }
+            if let (true, Some(key)) = (p.needs_api_key(), &config.cnpja_key) {
+                c = c.api_key(key.clone());
+            }
+            Ok(c)
+        };
+        let mut b = Self::default().timeout(config.timeout).cache(CacheConfig {
+            found_ttl: config.found_ttl,
+            not_found_ttl: config.not_found_ttl,
+            ..CacheConfig::default()
+        });
+        for name in &config.cnpj_providers {
+            b = b.cnpj_provider(provider(name)?);
+        }
+        for name in &config.cep_providers {
+            b = b.cep_provider(provider(name)?);
+        }
+        Ok(b)
     }
 
     /// Appends a CNPJ provider to the chain.
@@ -433,7 +461,7 @@ impl FiscalClient {
     ///
     /// # Errors
     /// [`FiscalError::InvalidInput`] for invalid text; otherwise as
-    /// [`FiscalLookup::lookup_cnpj`].
+    /// [`FiscalClient::lookup_cnpj`].
     pub async fn lookup_cnpj_text(&self, text: &str) -> Result<Lookup<CompanyRecord>, FiscalError> {
         let cnpj: Cnpj = text.parse().map_err(|problem| FiscalError::InvalidInput {
             lookup: LookupKind::Cnpj,
@@ -446,7 +474,7 @@ impl FiscalClient {
     ///
     /// # Errors
     /// [`FiscalError::InvalidInput`] for invalid text; otherwise as
-    /// [`FiscalLookup::lookup_cep`].
+    /// [`FiscalClient::lookup_cep`].
     pub async fn lookup_cep_text(&self, text: &str) -> Result<Lookup<CepRecord>, FiscalError> {
         let cep: Cep = text.parse().map_err(|problem| FiscalError::InvalidInput {
             lookup: LookupKind::Cep,
@@ -489,6 +517,7 @@ impl FiscalClient {
             let provider = slot.config.provider;
             if let Some(Err(not_until)) = slot.limiter.as_ref().map(|l| l.check()) {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
+                upstream_event(provider, "blocked", None, 0);
                 tracing::info!(%provider, lookup = %kind, wait_ms = wait.as_millis(), "fiscal provider over SIG's rate limit; trying the next");
                 attempts.push(
                     ProviderError::new(
@@ -507,6 +536,10 @@ impl FiscalClient {
                 Err(e) => Err(e),
             };
             let elapsed_ms = started.elapsed().as_millis();
+            match &outcome {
+                Ok(_) => upstream_event(provider, "ok", None, elapsed_ms),
+                Err(e) => upstream_event(provider, event_outcome(e), e.status, elapsed_ms),
+            }
             match outcome {
                 Ok(answer) => {
                     tracing::debug!(%provider, lookup = %kind, elapsed_ms, not_found = answer.is_not_found(), "fiscal lookup answered");
@@ -595,6 +628,37 @@ impl FiscalClient {
     }
 }
 
+/// The per-attempt event every client emits (`sig_core::ports` docs): `system` `fiscal`,
+/// `call` the provider's name; no record data.
+fn upstream_event(provider: Provider, outcome: &str, status: Option<u16>, elapsed_ms: u128) {
+    tracing::debug!(
+        target: UPSTREAM_EVENT_TARGET,
+        system = "fiscal",
+        call = provider.as_str(),
+        outcome,
+        status,
+        elapsed_ms = u64::try_from(elapsed_ms).unwrap_or(u64::MAX),
+        "upstream call"
+    );
+}
+
+/// A provider failure as one of [`sig_core::ports::UPSTREAM_ERROR_KINDS`].
+fn event_outcome(e: &ProviderError) -> &'static str {
+    match e.kind {
+        ProviderErrorKind::Timeout => "timeout",
+        ProviderErrorKind::RateLimited => "rate_limited",
+        ProviderErrorKind::Throttled => "blocked",
+        ProviderErrorKind::Unauthorized => "unauthorized",
+        ProviderErrorKind::Rejected | ProviderErrorKind::OutOfCredits => "rejected",
+        ProviderErrorKind::Malformed => "decode",
+        ProviderErrorKind::Unavailable => match e.status {
+            Some(500..=599) => "server_error",
+            None => "transport",
+            Some(_) => "other",
+        },
+    }
+}
+
 /// The builder keeps each provider in its own chain; should that ever fail, the provider is
 /// skipped as unusable rather than trusted.
 fn wrong_chain(provider: Provider) -> ProviderError {
@@ -606,9 +670,13 @@ fn wrong_chain(provider: Provider) -> ProviderError {
     )
 }
 
-#[async_trait]
-impl FiscalLookup for FiscalClient {
-    async fn lookup_cnpj(&self, cnpj: &Cnpj) -> Result<Lookup<CompanyRecord>, FiscalError> {
+impl FiscalClient {
+    /// The company registered under `cnpj`, or "not found" (see the module documentation).
+    ///
+    /// # Errors
+    /// [`FiscalError::AllProvidersFailed`] when no provider answered;
+    /// [`FiscalError::NoProvider`] when the chain is empty.
+    pub async fn lookup_cnpj(&self, cnpj: &Cnpj) -> Result<Lookup<CompanyRecord>, FiscalError> {
         if let Some(hit) = self.cnpj_cache.get(cnpj) {
             tracing::debug!(lookup = "CNPJ", "fiscal cache hit");
             return Ok(hit);
@@ -642,7 +710,11 @@ impl FiscalLookup for FiscalClient {
         Ok(answer)
     }
 
-    async fn lookup_cep(&self, cep: &Cep) -> Result<Lookup<CepRecord>, FiscalError> {
+    /// The address of `cep`, or "not found" (see the module documentation).
+    ///
+    /// # Errors
+    /// As [`FiscalClient::lookup_cnpj`].
+    pub async fn lookup_cep(&self, cep: &Cep) -> Result<Lookup<CepRecord>, FiscalError> {
         if let Some(hit) = self.cep_cache.get(cep) {
             tracing::debug!(lookup = "CEP", "fiscal cache hit");
             return Ok(hit);
@@ -675,6 +747,31 @@ impl FiscalLookup for FiscalClient {
         self.cep_cache
             .insert(cep, answer.clone(), self.ttl(&answer));
         Ok(answer)
+    }
+}
+
+/// The port, answered with the smaller records the pipeline needs; failures in the
+/// vocabulary every port shares ([`FiscalError::to_upstream`], `System::Fiscal`).
+#[async_trait]
+impl FiscalLookup for FiscalClient {
+    async fn company_by_cnpj(
+        &self,
+        cnpj: &Cnpj,
+    ) -> Result<FiscalAnswer<RegisteredCompany>, UpstreamError> {
+        self.lookup_cnpj(cnpj)
+            .await
+            .map(|l| l.to_answer(CompanyRecord::to_registered))
+            .map_err(|e| e.to_upstream(cnpj.as_str()))
+    }
+
+    async fn address_by_cep(
+        &self,
+        cep: &Cep,
+    ) -> Result<FiscalAnswer<RegisteredCep>, UpstreamError> {
+        self.lookup_cep(cep)
+            .await
+            .map(|l| l.to_answer(CepRecord::to_registered))
+            .map_err(|e| e.to_upstream(cep.as_str()))
     }
 }
 

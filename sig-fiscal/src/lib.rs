@@ -2,15 +2,18 @@
 //!
 //! Verifies and enriches customers from public registries:
 //!
-//! - **Lookups** behind the [`FiscalLookup`] port: a company by CNPJ (BrasilAPI, Minha
-//!   Receita, ReceitaWS, CNPJá) mapped to one [`CompanyRecord`], an address by CEP (ViaCEP,
-//!   BrasilAPI v2) mapped to one [`CepRecord`]; "not found" is an answer ([`Lookup`]).
+//! - **Lookups**: a company by CNPJ (BrasilAPI, Minha Receita, ReceitaWS, CNPJá) mapped to
+//!   one [`CompanyRecord`], an address by CEP (ViaCEP, BrasilAPI v2) mapped to one
+//!   [`CepRecord`]; "not found" is an answer ([`Lookup`]). [`FiscalClient`] implements
+//!   sig-core's [`FiscalLookup`] port (the pipeline's `fiscal` step), answering with the
+//!   port's smaller records.
 //! - **[`FiscalClient`]**: providers in order with fallback when one is down, rate-limited,
 //!   slow or refuses, SIG's own per-provider rate limits, a per-attempt timeout, a TTL cache
 //!   of answers, and errors that name each provider ([`FiscalError`], [`ProviderError`]).
-//! - **Pure business functions** for the pipeline step: company-name comparison
-//!   ([`names`]), the per-company [`FiscalPolicy`] and [`evaluate`], and address
-//!   [`enrich()`]ment with provenance.
+//! - **The business rules**, which live in [`sig_core::fiscal`] so the pipeline applies them
+//!   and are re-exported here: company-name comparison ([`names`]), the per-company
+//!   [`FiscalPolicy`] and [`evaluate`], and address [`enrich()`]ment with provenance
+//!   ([`CompanyRecord`] and [`CepRecord`] are [`AddressSource`]s).
 //! - **Sandbox** (feature `sandbox`): every provider's wire format and error shapes on
 //!   loopback, with seeded faults from `sig-sandbox`.
 //!
@@ -27,7 +30,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use sig_fiscal::{FiscalClientBuilder, FiscalLookup};
+//! use sig_fiscal::FiscalClientBuilder;
 //! // BrasilAPI → Minha Receita → ReceitaWS (→ CNPJá with a key); ViaCEP → BrasilAPI.
 //! let client = FiscalClientBuilder::default_chain(None).build()?;
 //! let company = client.lookup_cnpj(&"19.131.243/0001-97".parse()?).await?;
@@ -41,24 +44,23 @@
 
 mod cache;
 mod client;
-pub mod enrich;
 mod error;
 mod model;
-pub mod names;
 pub mod policy;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 mod wire;
 
 pub use cache::{CacheConfig, Clock, ManualClock, SystemClock};
-pub use client::{
-    ConfigError, FiscalClient, FiscalClientBuilder, FiscalLookup, ProviderConfig, RateLimit,
-};
-pub use enrich::{AddressSource, Enrichment, Provenance, enrich};
+pub use client::{ConfigError, FiscalClient, FiscalClientBuilder, ProviderConfig, RateLimit};
 pub use error::{FiscalError, ProviderError, ProviderErrorKind};
 pub use model::{
-    AddressField, CepRecord, Cnae, CompanyAddress, CompanyRecord, LegalNature, Lookup, LookupKind,
-    Partner, Provider, Registration, RegistrationStatus,
+    CepRecord, Cnae, CompanyAddress, CompanyRecord, LegalNature, Lookup, LookupKind, Partner,
+    Provider, Registration, UnknownProvider,
 };
-pub use names::{NameComparison, compare_names, names_match};
-pub use policy::{Finding, FiscalPolicy, FiscalVerdict, evaluate, evaluate_lookup};
+pub use policy::{evaluate, evaluate_lookup};
+pub use sig_core::fiscal::{
+    AddressField, AddressSource, Enrichment, Finding, FiscalPolicy, FiscalVerdict, NameComparison,
+    Provenance, RegistrationStatus, compare_names, enrich, names, names_match,
+};
+pub use sig_core::ports::FiscalLookup;

@@ -1,11 +1,18 @@
-//! The domain records every provider maps to: [`CompanyRecord`] (a CNPJ) and [`CepRecord`]
-//! (a CEP), the [`Lookup`] answer that tells "found" from "not found", and [`Provider`].
+//! The records every provider maps to: [`CompanyRecord`] (a CNPJ, with everything the
+//! registry gives) and [`CepRecord`] (a CEP), the [`Lookup`] answer that tells "found" from
+//! "not found", and [`Provider`]. Each maps to the smaller record of the
+//! [`FiscalLookup`](sig_core::ports::FiscalLookup) port ([`CompanyRecord::to_registered`],
+//! [`CepRecord::to_registered`]) and is an [`AddressSource`] for enrichment.
 
 use std::fmt;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use sig_core::fiscal::{
+    AddressField, AddressSource, FiscalAnswer, RegisteredAddress, RegisteredCep, RegisteredCompany,
+    RegistrationStatus,
+};
 use sig_core::{Cep, Cnpj, Email, Phone, Uf};
 
 /// One outside lookup service.
@@ -159,51 +166,23 @@ impl fmt::Display for Provider {
     }
 }
 
-/// The fields of a postal address, as enrichment and provenance name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressField {
-    /// Street (logradouro).
-    Street,
-    /// Street number.
-    Number,
-    /// Complement.
-    Complement,
-    /// District (bairro).
-    District,
-    /// City (município).
-    City,
-    /// Federative unit.
-    Uf,
-    /// Postal code.
-    Cep,
-}
+impl std::str::FromStr for Provider {
+    type Err = UnknownProvider;
 
-impl AddressField {
-    /// All fields, in address order.
-    pub const ALL: [AddressField; 7] = [
-        AddressField::Street,
-        AddressField::Number,
-        AddressField::Complement,
-        AddressField::District,
-        AddressField::City,
-        AddressField::Uf,
-        AddressField::Cep,
-    ];
-
-    /// The domain field path (`customer.address.street`), as validation problems name it.
-    pub fn domain_path(self) -> &'static str {
-        match self {
-            AddressField::Street => "customer.address.street",
-            AddressField::Number => "customer.address.number",
-            AddressField::Complement => "customer.address.complement",
-            AddressField::District => "customer.address.district",
-            AddressField::City => "customer.address.city",
-            AddressField::Uf => "customer.address.uf",
-            AddressField::Cep => "customer.address.cep",
-        }
+    /// From its stable name ([`Provider::as_str`]): the names `sig.toml` uses
+    /// ([`sig_core::fiscal::CNPJ_PROVIDERS`], [`sig_core::fiscal::CEP_PROVIDERS`]).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
+
+/// A provider name this crate does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a fiscal provider")]
+pub struct UnknownProvider(pub String);
 
 /// The answer of a lookup: "not found" is an answer, not a failure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,63 +217,6 @@ impl<T> Lookup<T> {
     /// Whether the answer is "not found".
     pub fn is_not_found(&self) -> bool {
         matches!(self, Lookup::NotFound { .. })
-    }
-}
-
-/// A company's registration status at the Receita Federal (situação cadastral).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistrationStatus {
-    /// 1 — NULA.
-    Null,
-    /// 2 — ATIVA: the only status a customer may have.
-    Active,
-    /// 3 — SUSPENSA.
-    Suspended,
-    /// 4 — INAPTA.
-    Unfit,
-    /// 8 — BAIXADA (closed).
-    Closed,
-    /// A code or text this crate does not know; see [`Registration::code`] and
-    /// [`Registration::description`].
-    Unknown,
-}
-
-impl RegistrationStatus {
-    /// From the Receita's numeric code (`situacao_cadastral`: 1, 2, 3, 4, 8).
-    pub fn from_code(code: i64) -> Self {
-        match code {
-            1 => RegistrationStatus::Null,
-            2 => RegistrationStatus::Active,
-            3 => RegistrationStatus::Suspended,
-            4 => RegistrationStatus::Unfit,
-            8 => RegistrationStatus::Closed,
-            _ => RegistrationStatus::Unknown,
-        }
-    }
-
-    /// From the Receita's text (`ATIVA`, `Baixada`; case and accents ignored).
-    pub fn from_text(text: &str) -> Self {
-        match crate::names::fold(text).trim() {
-            "nula" => RegistrationStatus::Null,
-            "ativa" => RegistrationStatus::Active,
-            "suspensa" => RegistrationStatus::Suspended,
-            "inapta" => RegistrationStatus::Unfit,
-            "baixada" => RegistrationStatus::Closed,
-            _ => RegistrationStatus::Unknown,
-        }
-    }
-
-    /// The Receita's word (`ATIVA`), `DESCONHECIDA` for an unknown one.
-    pub fn as_receita_str(self) -> &'static str {
-        match self {
-            RegistrationStatus::Null => "NULA",
-            RegistrationStatus::Active => "ATIVA",
-            RegistrationStatus::Suspended => "SUSPENSA",
-            RegistrationStatus::Unfit => "INAPTA",
-            RegistrationStatus::Closed => "BAIXADA",
-            RegistrationStatus::Unknown => "DESCONHECIDA",
-        }
     }
 }
 
@@ -404,6 +326,73 @@ impl CompanyRecord {
     pub fn is_active(&self) -> bool {
         self.registration.status == RegistrationStatus::Active
     }
+
+    /// What the [`FiscalLookup`](sig_core::ports::FiscalLookup) port answers with: status,
+    /// names, address and the provider's name of each address field it has.
+    pub fn to_registered(&self) -> RegisteredCompany {
+        let a = &self.address;
+        RegisteredCompany {
+            cnpj: self.cnpj,
+            source: self.source.as_str().to_owned(),
+            legal_name: self.legal_name.clone(),
+            trade_name: self.trade_name.clone(),
+            status: self.registration.status,
+            status_code: self.registration.code,
+            status_text: self.registration.description.clone(),
+            address: RegisteredAddress {
+                street: a.street.clone(),
+                number: a.number.clone(),
+                complement: a.complement.clone(),
+                district: a.district.clone(),
+                city: a.city.clone(),
+                uf: a.uf,
+                cep: a.cep,
+            },
+            source_fields: source_fields(self.source),
+        }
+    }
+}
+
+fn source_fields(provider: Provider) -> std::collections::BTreeMap<AddressField, String> {
+    AddressField::ALL
+        .into_iter()
+        .filter_map(|f| Some((f, provider.wire_field(f)?.to_owned())))
+        .collect()
+}
+
+impl<T> Lookup<T> {
+    /// The answer in the port's terms, the record mapped by `f`.
+    pub fn to_answer<U>(&self, f: impl FnOnce(&T) -> U) -> FiscalAnswer<U> {
+        match self {
+            Lookup::Found(t) => FiscalAnswer::Found(f(t)),
+            Lookup::NotFound { provider } => FiscalAnswer::NotFound {
+                source: provider.as_str().to_owned(),
+            },
+        }
+    }
+}
+
+impl AddressSource for CompanyRecord {
+    fn provider(&self) -> &str {
+        self.source.as_str()
+    }
+
+    fn value(&self, field: AddressField) -> Option<String> {
+        let a = &self.address;
+        match field {
+            AddressField::Street => a.street.clone(),
+            AddressField::Number => a.number.clone(),
+            AddressField::Complement => a.complement.clone(),
+            AddressField::District => a.district.clone(),
+            AddressField::City => a.city.clone(),
+            AddressField::Uf => a.uf.map(|u| u.as_str().to_owned()),
+            AddressField::Cep => a.cep.map(|c| c.as_str().to_owned()),
+        }
+    }
+
+    fn source_field(&self, field: AddressField) -> Option<&str> {
+        self.source.wire_field(field)
+    }
 }
 
 /// An address as a CEP lookup returns it.
@@ -425,4 +414,58 @@ pub struct CepRecord {
     pub uf: Option<Uf>,
     /// IBGE city code, when given.
     pub city_ibge_code: Option<String>,
+}
+
+impl CepRecord {
+    /// What the [`FiscalLookup`](sig_core::ports::FiscalLookup) port answers with.
+    pub fn to_registered(&self) -> RegisteredCep {
+        RegisteredCep {
+            cep: self.cep,
+            source: self.source.as_str().to_owned(),
+            street: self.street.clone(),
+            district: self.district.clone(),
+            city: self.city.clone(),
+            uf: self.uf,
+            source_fields: source_fields(self.source),
+        }
+    }
+}
+
+impl AddressSource for CepRecord {
+    fn provider(&self) -> &str {
+        self.source.as_str()
+    }
+
+    fn value(&self, field: AddressField) -> Option<String> {
+        self.to_registered().value(field)
+    }
+
+    fn source_field(&self, field: AddressField) -> Option<&str> {
+        self.source.wire_field(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_are_the_ones_sig_toml_accepts() {
+        let cnpj: Vec<&str> = Provider::ALL
+            .into_iter()
+            .filter(|p| p.kind() == LookupKind::Cnpj)
+            .map(Provider::as_str)
+            .collect();
+        let cep: Vec<&str> = Provider::ALL
+            .into_iter()
+            .filter(|p| p.kind() == LookupKind::Cep)
+            .map(Provider::as_str)
+            .collect();
+        assert_eq!(cnpj, sig_core::fiscal::CNPJ_PROVIDERS);
+        assert_eq!(cep, sig_core::fiscal::CEP_PROVIDERS);
+        for p in Provider::ALL {
+            assert_eq!(p.as_str().parse::<Provider>(), Ok(p));
+        }
+        assert!("viacep".parse::<Provider>().is_err());
+    }
 }

@@ -45,8 +45,9 @@ use url::Url;
 use crate::client::{FiscalClientBuilder, ProviderConfig};
 use crate::model::{
     CepRecord, Cnae, CompanyAddress, CompanyRecord, LegalNature, LookupKind, Partner, Provider,
-    Registration, RegistrationStatus,
+    Registration,
 };
+use sig_core::fiscal::RegistrationStatus;
 
 /// The CNPJá key the sandbox accepts unless told otherwise.
 pub const SANDBOX_CNPJA_KEY: &str =

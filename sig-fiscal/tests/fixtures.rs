@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use sig_core::{Cep, Cnpj, Uf};
 use sig_fiscal::{
-    CacheConfig, CepRecord, CompanyRecord, FiscalClient, FiscalError, FiscalLookup, Lookup,
-    LookupKind, Provider, ProviderConfig, ProviderError, ProviderErrorKind, RegistrationStatus,
+    CacheConfig, CepRecord, CompanyRecord, FiscalClient, FiscalError, Lookup, LookupKind, Provider,
+    ProviderConfig, ProviderError, ProviderErrorKind, RegistrationStatus,
 };
 use url::Url;
 

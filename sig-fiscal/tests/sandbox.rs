@@ -9,9 +9,9 @@ use sig_core::ports::{System, UpstreamErrorKind};
 use sig_core::raw::RawAddress;
 use sig_fiscal::sandbox::FiscalSandbox;
 use sig_fiscal::{
-    AddressSource, CacheConfig, Finding, FiscalClient, FiscalClientBuilder, FiscalLookup,
-    FiscalPolicy, FiscalVerdict, Lookup, ManualClock, Provider, ProviderErrorKind, RateLimit,
-    RegistrationStatus, enrich, evaluate_lookup,
+    AddressSource, CacheConfig, Finding, FiscalClient, FiscalClientBuilder, FiscalPolicy,
+    FiscalVerdict, Lookup, ManualClock, Provider, ProviderErrorKind, RateLimit, RegistrationStatus,
+    enrich, evaluate_lookup,
 };
 use sig_sandbox::{FaultKind, FaultSpec, Timing};
 
@@ -501,7 +501,7 @@ async fn each_policy_outcome_from_sandbox_lookups() {
     // Closed company: warn or block.
     let v = evaluate_lookup(FiscalPolicy::Warn, "Mercearia Boa Vista", &closed);
     assert!(
-        matches!(&v, FiscalVerdict::Warn(f) if matches!(f.as_slice(), [Finding::NotActive { status: RegistrationStatus::Closed, source: Provider::MinhaReceita, .. }]))
+        matches!(&v, FiscalVerdict::Warn(f) if matches!(f.as_slice(), [Finding::NotActive { status: RegistrationStatus::Closed, source, .. }] if source == "minha_receita"))
     );
     let v = evaluate_lookup(FiscalPolicy::Block, "Mercearia Boa Vista", &closed);
     assert!(!v.allows());
@@ -516,7 +516,7 @@ async fn each_policy_outcome_from_sandbox_lookups() {
     assert_eq!(
         v,
         FiscalVerdict::Block(vec![Finding::NotRegistered {
-            source: Provider::MinhaReceita
+            source: "minha_receita".into()
         }])
     );
     sb.shutdown().await;
@@ -551,19 +551,25 @@ async fn enrichment_from_sandbox_lookups() {
     assert_eq!(e.address.district.as_deref(), Some("Santa Cecília"));
     assert_eq!(e.address.city.as_deref(), Some("São Paulo"));
     assert_eq!(e.address.uf.as_deref(), Some("SP"));
-    let p: Vec<(&str, Provider, &str)> = e
+    let p: Vec<(&str, &str, &str)> = e
         .provenance
         .iter()
-        .map(|p| (p.field.as_str(), p.source_provider, p.source_field.as_str()))
+        .map(|p| {
+            (
+                p.field.as_str(),
+                p.source_provider.as_str(),
+                p.source_field.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         p,
         [
-            ("customer.address.street", Provider::ViaCep, "logradouro"),
-            ("customer.address.number", Provider::BrasilApi, "numero"),
-            ("customer.address.district", Provider::ViaCep, "bairro"),
-            ("customer.address.city", Provider::ViaCep, "localidade"),
-            ("customer.address.uf", Provider::ViaCep, "uf"),
+            ("customer.address.street", "via_cep", "logradouro"),
+            ("customer.address.number", "brasil_api", "numero"),
+            ("customer.address.district", "via_cep", "bairro"),
+            ("customer.address.city", "via_cep", "localidade"),
+            ("customer.address.uf", "via_cep", "uf"),
         ]
     );
     sb.shutdown().await;
@@ -686,5 +692,91 @@ async fn concurrent_lookups_of_one_key_make_one_call() {
     }
     assert_eq!(sb.served(Provider::BrasilApi, ACTIVE), 1);
     assert_eq!(sb.served(Provider::BrasilApi, CLOSED), 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_port_answers_with_the_pipeline_records_from_a_sig_toml_chain() {
+    use sig_core::config::FiscalConfig;
+    use sig_core::fiscal::{AddressField, FiscalAnswer};
+    use sig_fiscal::{ConfigError, FiscalLookup, LookupKind};
+
+    let sb = sandbox().await;
+    // `[fiscal]` with its defaults, every provider pointed at the sandbox.
+    let mut config = FiscalConfig::default();
+    for p in Provider::ALL {
+        config
+            .base_urls
+            .insert(p.as_str().to_owned(), sb.base_url(p));
+    }
+    let client = FiscalClientBuilder::from_config(&config)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.providers(LookupKind::Cnpj),
+        [
+            Provider::BrasilApi,
+            Provider::MinhaReceita,
+            Provider::ReceitaWs
+        ]
+    );
+    assert_eq!(
+        client.providers(LookupKind::Cep),
+        [Provider::ViaCep, Provider::BrasilApiCep]
+    );
+    let port: &dyn FiscalLookup = &client;
+
+    let FiscalAnswer::Found(c) = port
+        .company_by_cnpj(&ACTIVE.parse().unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("registered")
+    };
+    assert_eq!(c.source, "brasil_api");
+    assert_eq!(c.legal_name, "TELEFONIA SAO JOAO LTDA");
+    assert_eq!(c.status, RegistrationStatus::Active);
+    assert_eq!(c.address.district.as_deref(), Some("SANTA CECILIA"));
+    assert_eq!(c.source_fields[&AddressField::District], "bairro");
+    assert_eq!(
+        port.company_by_cnpj(&NOBODY.parse().unwrap())
+            .await
+            .unwrap(),
+        FiscalAnswer::NotFound {
+            source: "brasil_api".into()
+        }
+    );
+    let FiscalAnswer::Found(cep) = port
+        .address_by_cep(&"01226010".parse().unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("known CEP")
+    };
+    assert_eq!(cep.source, "via_cep");
+    assert_eq!(cep.district.as_deref(), Some("Santa Cecília"));
+    assert_eq!(cep.source_fields[&AddressField::Street], "logradouro");
+
+    // Every CNPJ provider down: one upstream error, System::Fiscal, retryable.
+    for p in ["brasil_api", "minha_receita", "receita_ws"] {
+        sb.faults()
+            .add(FaultSpec::always(FaultKind::http_error(503)).on_call(p))
+            .unwrap();
+    }
+    let e = port
+        .company_by_cnpj(&CLOSED.parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.system, System::Fiscal);
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(e.record.as_deref(), Some(CLOSED));
+
+    // A configuration built by hand with a name nobody knows.
+    config.cep_providers.push("correios".into());
+    assert!(matches!(
+        FiscalClientBuilder::from_config(&config),
+        Err(ConfigError::UnknownProvider(_))
+    ));
     sb.shutdown().await;
 }

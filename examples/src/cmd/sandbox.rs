@@ -1,5 +1,6 @@
 //! `sig sandbox` — serve the vendor sandboxes a configuration points at, on loopback ports,
-//! for people and for tests that kill the pipeline.
+//! for people and for tests that kill the pipeline (the fiscal providers too when a company's
+//! `fiscal` policy is not `off`).
 //!
 //! The sandboxes accept the credentials `sig.toml` resolves (from its environment variables
 //! or files), so nothing secret is printed: one JSON line per sandbox (`system`, `account` or
@@ -82,6 +83,12 @@ pub async fn run(args: Args) -> Result<Outcome, CliError> {
         println!(
             "{}",
             json!({"system": "nextbilling", "server": s.id, "base_url": s.base_url})
+        );
+    }
+    if let Some(f) = &sb.fiscal {
+        println!(
+            "{}",
+            json!({"system": "fiscal", "base_url": f.server().base_url(), "providers": config.fiscal.base_urls})
         );
     }
     if let Some(out) = &args.write_config {

@@ -140,7 +140,7 @@ pub(super) fn covers(edited: &str, field: &str) -> bool {
     within(field, edited) || within(edited, field)
 }
 
-fn next_seq(journal: &BTreeMap<String, StepEntry>, prefix: &str) -> u64 {
+pub(super) fn next_seq(journal: &BTreeMap<String, StepEntry>, prefix: &str) -> u64 {
     journal
         .keys()
         .filter_map(|k| k.strip_prefix(prefix)?.parse::<u64>().ok())

@@ -24,8 +24,8 @@ use super::{
 use crate::error::{ProviderError, ProviderErrorKind};
 use crate::model::{
     Cnae, CompanyAddress, CompanyRecord, LegalNature, Lookup, Partner, Provider, Registration,
-    RegistrationStatus,
 };
+use sig_core::fiscal::RegistrationStatus;
 
 const PROVIDER: Provider = Provider::Cnpja;
 

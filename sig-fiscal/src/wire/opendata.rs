@@ -17,8 +17,8 @@ use super::{
 use crate::error::ProviderError;
 use crate::model::{
     Cnae, CompanyAddress, CompanyRecord, LegalNature, Lookup, Partner, Provider, Registration,
-    RegistrationStatus,
 };
+use sig_core::fiscal::RegistrationStatus;
 
 /// A company as BrasilAPI and Minha Receita send it (the fields SIG reads).
 #[derive(Debug, Default, Deserialize)]

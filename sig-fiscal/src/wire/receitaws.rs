@@ -19,9 +19,9 @@ use super::{
 use crate::error::{ProviderError, ProviderErrorKind};
 use crate::model::{
     Cnae, CompanyAddress, CompanyRecord, LegalNature, Lookup, Partner, Provider, Registration,
-    RegistrationStatus,
 };
-use crate::names::fold;
+use sig_core::fiscal::RegistrationStatus;
+use sig_core::fiscal::names::fold;
 
 const PROVIDER: Provider = Provider::ReceitaWs;
 

@@ -2,7 +2,7 @@
 //! name, registered legal name). Changing the normalisation or the thresholds must keep
 //! every line of both lists true.
 
-use sig_fiscal::names::{MIN_CONTAINMENT, MIN_JACCARD, compare_names, names_match};
+use sig_core::fiscal::names::{MIN_CONTAINMENT, MIN_JACCARD, compare_names, names_match};
 
 /// Same company: accents, case, punctuation, suffix variants, word order, abbreviations,
 /// a typo, a connective.

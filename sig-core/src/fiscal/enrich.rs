@@ -16,56 +16,21 @@
 //!   provider's own field name (`customer.address.street` ← `via_cep` `logradouro`).
 
 use serde::{Deserialize, Serialize};
-use sig_core::Cep;
-use sig_core::raw::RawAddress;
 
-use crate::model::{AddressField, CepRecord, CompanyRecord, Provider};
-use crate::names::fold;
+use super::AddressField;
+use super::names::fold;
+use crate::address::Cep;
+use crate::raw::RawAddress;
 
-/// Something that knows (part of) an address.
+/// Something that knows (part of) an address: a registry record.
 pub trait AddressSource {
-    /// Which provider the values came from.
-    fn provider(&self) -> Provider;
+    /// Which provider the values came from (`brasil_api`).
+    fn provider(&self) -> &str;
     /// The value of one field, as text (`SP`, `01001000`), when known.
     fn value(&self, field: AddressField) -> Option<String>;
-}
-
-impl AddressSource for CompanyRecord {
-    fn provider(&self) -> Provider {
-        self.source
-    }
-
-    fn value(&self, field: AddressField) -> Option<String> {
-        let a = &self.address;
-        match field {
-            AddressField::Street => a.street.clone(),
-            AddressField::Number => a.number.clone(),
-            AddressField::Complement => a.complement.clone(),
-            AddressField::District => a.district.clone(),
-            AddressField::City => a.city.clone(),
-            AddressField::Uf => a.uf.map(|u| u.as_str().to_owned()),
-            AddressField::Cep => a.cep.map(|c| c.as_str().to_owned()),
-        }
-    }
-}
-
-impl AddressSource for CepRecord {
-    fn provider(&self) -> Provider {
-        self.source
-    }
-
-    fn value(&self, field: AddressField) -> Option<String> {
-        match field {
-            AddressField::Street => self.street.clone(),
-            // A CEP's complement is a range of numbers ("de 1001 a 1999 - lado ímpar"), not
-            // an address complement; a CEP has no street number.
-            AddressField::Number | AddressField::Complement => None,
-            AddressField::District => self.district.clone(),
-            AddressField::City => self.city.clone(),
-            AddressField::Uf => self.uf.map(|u| u.as_str().to_owned()),
-            AddressField::Cep => Some(self.cep.as_str().to_owned()),
-        }
-    }
+    /// The provider's own name of the field (`logradouro`); a value whose field has no name
+    /// is not used, so every filled field can say where it came from.
+    fn source_field(&self, field: AddressField) -> Option<&str>;
 }
 
 /// Where one filled value came from.
@@ -73,8 +38,8 @@ impl AddressSource for CepRecord {
 pub struct Provenance {
     /// The domain field (`customer.address.street`).
     pub field: String,
-    /// The provider that gave it.
-    pub source_provider: Provider,
+    /// The provider that gave it (`via_cep`).
+    pub source_provider: String,
     /// The provider's field name (`logradouro`).
     pub source_field: String,
 }
@@ -165,13 +130,13 @@ pub fn enrich(address: &RawAddress, sources: &[&dyn AddressSource]) -> Enrichmen
             let Some(value) = source.value(field) else {
                 continue;
             };
-            let Some(source_field) = source.provider().wire_field(field) else {
+            let Some(source_field) = source.source_field(field) else {
                 continue;
             };
             *slot(&mut out, field) = Some(value);
             provenance.push(Provenance {
                 field: field.domain_path().to_owned(),
-                source_provider: source.provider(),
+                source_provider: source.provider().to_owned(),
                 source_field: source_field.to_owned(),
             });
             break;

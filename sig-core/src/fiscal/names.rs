@@ -44,7 +44,7 @@
 //! Frio` (a different word), `Banco do Brasil` ≠ `Banco do Nordeste do Brasil` (2 shared, 1
 //! extra: 0.67), while `Restaurante Sabor Caseiro` = `Restaurante e Lanchonete Sabor
 //! Caseiro` (3 shared, 1 extra: 0.75). Word order never matters. The tests in
-//! `tests/names.rs` pin 26 pairs that must match and 26 that must not.
+//! `sig-core/tests/fiscal_names.rs` pin 26 pairs that must match and 26 that must not.
 
 use std::collections::BTreeSet;
 
