@@ -482,7 +482,17 @@ impl Pipeline {
                 .validate_into("customer.address", &mut p)
                 && p.is_empty()
             {
-                proposal.customer.address = address;
+                // The domain types are valid by construction: rebuild the customer and the
+                // proposal with the filled address (the same checks run again).
+                let mut fields = proposal.clone().into_fields();
+                let mut customer = fields.customer.clone().into_fields();
+                customer.address = address;
+                if let Ok(c) = crate::domain::Customer::new(customer) {
+                    fields.customer = c;
+                    if let Ok(p) = Proposal::new(fields) {
+                        proposal = p;
+                    }
+                }
             }
         }
         let verdict = evaluate_answer(policy, proposal.customer.legal_name.as_str(), &answer);
