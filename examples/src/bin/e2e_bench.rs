@@ -143,6 +143,27 @@ async fn run(args: Args) -> Result<bool, String> {
         .iter()
         .filter(|i| i.status == IntegrationStatus::Done)
         .count();
+    // Where the time goes: mean duration per step kind, from the audit trail.
+    let events = store
+        .audit(&sig_core::store::AuditFilter {
+            action_prefix: Some("step.".into()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut per_step: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for e in &events {
+        if let Some(ms) = e.duration_ms {
+            let kind = sig_core::pipeline::step_kind(e.action.trim_start_matches("step."));
+            let entry = per_step.entry(kind.to_owned()).or_default();
+            entry.0 += ms;
+            entry.1 += 1;
+        }
+    }
+    let step_ms_mean: serde_json::Map<String, serde_json::Value> = per_step
+        .into_iter()
+        .map(|(k, (sum, n))| (k, json!(sum as f64 / n.max(1) as f64)))
+        .collect();
     let upstream = sb.upstream_counts();
     let duplicates: u64 = upstream.values().map(|c| c.duplicates).sum();
     let creates: u64 = upstream
@@ -163,6 +184,8 @@ async fn run(args: Args) -> Result<bool, String> {
         "upstream_creates": creates,
         "upstream_creates_per_integration": creates as f64 / n,
         "duplicates_upstream": duplicates,
+        "step_ms_mean": step_ms_mean,
+        "omie_sandbox": sb.omie.stats(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
     });
     println!("{out}");

@@ -72,6 +72,9 @@ pub struct OmieSandboxConfig {
     pub window: Duration,
     /// Calls of one method in flight per app key (4).
     pub method_in_flight: usize,
+    /// Writes of one method in flight per app key (1: a second concurrent inclusion or
+    /// alteration is refused with `Client-1880`).
+    pub method_writes: usize,
     /// The Consultar redundancy window, nominal (60 s).
     pub redundant_window: Duration,
     /// Failures per app key + method that trigger a misuse block (10).
@@ -114,6 +117,7 @@ impl Default for OmieSandboxConfig {
             overall_requests: 960,
             window: Duration::from_secs(60),
             method_in_flight: 4,
+            method_writes: 1,
             redundant_window: Duration::from_secs(60),
             misuse_threshold: 10,
             misuse_window: Duration::from_secs(60),
@@ -136,6 +140,7 @@ impl OmieSandboxConfig {
             method_requests: usize::MAX / 2,
             overall_requests: usize::MAX / 2,
             method_in_flight: usize::MAX / 2,
+            method_writes: usize::MAX / 2,
             redundant_window: Duration::ZERO,
             misuse_threshold: usize::MAX / 2,
             ..OmieSandboxConfig::default()
@@ -233,7 +238,7 @@ impl OmieSandbox {
             overall: WindowLimiter::sliding(config.overall_requests, t.apply(config.window)),
             redundant: WindowLimiter::fixed(1, t.apply(config.redundant_window)),
             in_flight: ConcurrencyGate::new(config.method_in_flight),
-            writes: ConcurrencyGate::new(1),
+            writes: ConcurrencyGate::new(config.method_writes),
             misuse: FailureBlocker::new(
                 config.misuse_threshold,
                 t.apply(config.misuse_window),
