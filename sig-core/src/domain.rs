@@ -13,13 +13,15 @@
 //! Rules checked here (each with the same code and message as the raw validation, which calls
 //! the same functions):
 //! - what a type already guarantees: every value type validates itself; [`NonEmpty`] lists
-//!   hold at least one e-mail, one phone and one order; [`BillingDay`] is 1–28;
+//!   hold at least one e-mail and one phone; [`BillingDay`] is 1–28;
 //! - customer: no e-mail or phone listed twice (`duplicate`);
 //! - order: quantity 1–[`MAX_QUANTITY`], SIP lines and channels 1–[`MAX_LINES`]
 //!   (`out_of_range`); every DID in the order's area code (`inconsistent`), none twice
 //!   (`duplicate`);
 //! - proposal: an id that is not blank (`required`); no DID requested by two orders
-//!   (`duplicate`). Id and code are trimmed; a blank code is absent.
+//!   (`duplicate`). Id and code are trimmed; a blank code is absent. A DocSales proposal
+//!   needs at least one order (checked by [`crate::raw::RawProposal::validate`]); a customer
+//!   registered directly or migrated may come without one.
 //!
 //! The JSON shape is the fields' record, unchanged, so journals written before still load.
 
@@ -531,8 +533,10 @@ pub struct ProposalFields {
     pub status: ProposalStatus,
     /// The customer.
     pub customer: Customer,
-    /// The services; at least one, no DID requested by two of them.
-    pub orders: NonEmpty<ServiceOrder>,
+    /// The services, no DID requested by two of them. A DocSales proposal has at least one
+    /// (checked when it is validated, [`crate::raw::RawProposal::validate`]); a customer
+    /// registered directly in SIG or migrated may have none yet.
+    pub orders: Vec<ServiceOrder>,
     /// The seller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seller: Option<Seller>,

@@ -695,16 +695,8 @@ impl RawProposal {
         if !p.is_empty() || !orders_ok {
             return Err(p);
         }
-        let orders = NonEmpty::from_vec(orders).ok();
-        match (id, customer, orders, seller, created_at, updated_at) {
-            (
-                Some(id),
-                Some(customer),
-                Some(orders),
-                Some(seller),
-                Some(created_at),
-                Some(updated_at),
-            ) => {
+        match (id, customer, seller, created_at, updated_at) {
+            (Some(id), Some(customer), Some(seller), Some(created_at), Some(updated_at)) => {
                 let fields = ProposalFields {
                     id,
                     code: self.code.clone(),

@@ -69,7 +69,6 @@ fn deserialization_refuses_what_validation_refuses() {
             good["customer"]["phones"][0].clone(),
             "phones[1]: listed twice (duplicate)",
         ),
-        ("/orders", json!([]), "at least one is required"),
         (
             "/orders/0/quantity",
             json!(0),
@@ -155,6 +154,11 @@ fn deserialization_refuses_what_validation_refuses() {
             .expect_err(&format!("{pointer} = {v} must be refused"));
         assert!(err.to_string().contains(want), "{pointer} = {v}: {err}");
     }
+    // No order at all is a valid domain proposal (a customer registered directly or migrated
+    // without services yet); only a DocSales proposal's validation requires one.
+    let none = with(&good, "/orders", json!([]));
+    let p = serde_json::from_value::<Proposal>(none).expect("a proposal without orders");
+    assert!(p.orders.is_empty());
     // The same DID in two orders of one area code: only the proposal can see it.
     let mut doc = with(&good, "/orders/1/area_code", json!(11));
     doc = with(&doc, "/orders/1/dids", good["orders"][0]["dids"].clone());
