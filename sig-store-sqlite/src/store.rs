@@ -47,6 +47,15 @@ struct Inner {
     writer: Option<Arc<AsyncMutex<Connection>>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
+    /// Step commits waiting for the writer (group commit, see [`SqliteStore::commit`]).
+    commits: Mutex<Vec<PendingCommit>>,
+}
+
+/// A step commit queued for the next group transaction.
+struct PendingCommit {
+    change: Change,
+    values: Vec<Value>,
+    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -190,6 +199,7 @@ impl SqliteStore {
                 writer: writer.map(|w| Arc::new(AsyncMutex::new(w))),
                 readers: Mutex::new(vec![reader]),
                 reader_slots: Arc::new(Semaphore::new(slots)),
+                commits: Mutex::new(Vec::new()),
                 options,
             }),
         }
@@ -624,6 +634,125 @@ fn commit_tx(tx: rusqlite::Transaction<'_>, what: &str) -> Result<(), StoreError
     tx.commit().ctx(|| format!("{what}: committing"))
 }
 
+/// Apply one step commit's change (the state, its journal entries, links, reservations and
+/// audit events) on `conn`, inside the caller's transaction or savepoint.
+fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<(), StoreError> {
+    let id = change.integration.id;
+    let what = format!("commit of integration {id}");
+    let updated = conn
+        .prepare_cached(&update_sql(conn, id, values, &what)?)
+        .and_then(|mut st| execute_numbered(&mut st, values))
+        .ctx(|| format!("{what}: updating the state"))?;
+    if updated == 0 {
+        return Err(StoreError::NotFound(id));
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO journal (integration_id, step_key, result, at, duration_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )
+            .ctx(|| format!("{what}: journal"))?;
+        for s in &change.steps {
+            let n = st
+                .execute(params![
+                    id.to_string(),
+                    s.key,
+                    json(&format!("step {} result", s.key), &s.result)?,
+                    ts(s.at)?,
+                    int(&format!("step {} duration_ms", s.key), s.duration_ms)?,
+                ])
+                .ctx(|| format!("{what}: journaling step {}", s.key))?;
+            if n == 0 {
+                // The caller rolls this change back (its savepoint).
+                return Err(StoreError::StepExists {
+                    integration: id,
+                    step: s.key.clone(),
+                });
+            }
+        }
+    }
+    if let Some((c, erp)) = change.customer_erp {
+        conn.prepare_cached(
+            "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, ?2) \
+             ON CONFLICT (customer_id) DO UPDATE SET erp_id = excluded.erp_id",
+        )
+        .and_then(|mut st| st.execute(params![c.to_string(), erp]))
+        .ctx(|| format!("{what}: linking customer {c} to ERP {erp}"))?;
+    }
+    if let Some((c, server, v)) = &change.customer_voip {
+        conn.prepare_cached(
+            "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, NULL) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .and_then(|mut st| st.execute([c.to_string()]))
+        .and_then(|_| {
+            conn.prepare_cached(
+                "INSERT INTO customer_voip (customer_id, server, voip_id) \
+                 VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (customer_id, server) DO UPDATE SET voip_id = excluded.voip_id",
+            )
+        })
+        .and_then(|mut st| st.execute(params![c.to_string(), server.as_str(), v]))
+        .ctx(|| format!("{what}: linking customer {c} to {server} customer {v}"))?;
+    }
+    for o in &change.provisioned {
+        conn.prepare_cached("UPDATE reservations SET provisioned = 1 WHERE order_id = ?1")
+            .and_then(|mut st| st.execute([o.to_string()]))
+            .ctx(|| format!("{what}: marking order {o} provisioned"))?;
+    }
+    for o in &change.released {
+        conn.prepare_cached("DELETE FROM reservations WHERE order_id = ?1")
+            .and_then(|mut st| st.execute([o.to_string()]))
+            .ctx(|| format!("{what}: releasing order {o}"))?;
+    }
+    for e in &change.audit {
+        insert_audit(conn, e)?;
+    }
+    Ok(())
+}
+
+/// One group transaction over queued step commits; every caller gets its own result.
+fn apply_group(conn: &mut Connection, batch: Vec<PendingCommit>) {
+    let what = format!("group commit of {} step(s)", batch.len());
+    let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
+    let outcome = (|| -> Result<(), StoreError> {
+        let mut tx = immediate(conn, &what)?;
+        for p in &batch {
+            let mut sp = tx.savepoint().ctx(|| format!("{what}: savepoint"))?;
+            let r = apply_commit(&sp, &p.change, &p.values);
+            if r.is_ok() {
+                sp.commit()
+                    .ctx(|| format!("{what}: releasing a savepoint"))?;
+            } else {
+                sp.rollback()
+                    .ctx(|| format!("{what}: rolling a change back"))?;
+            }
+            results.push(r);
+        }
+        commit_tx(tx, &what)
+    })();
+    match outcome {
+        Ok(()) => {
+            for (p, r) in batch.into_iter().zip(results) {
+                let _ = p.reply.send(r);
+            }
+        }
+        Err(e) => {
+            // Nothing of the group is stored: every caller learns why.
+            let msg = e.to_string();
+            let mut results = results.into_iter();
+            for p in batch {
+                let r = match results.next() {
+                    Some(Err(own)) => Err(own),
+                    _ => Err(StoreError::Unavailable(msg.clone())),
+                };
+                let _ = p.reply.send(r);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The port.
 
@@ -894,85 +1023,44 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// Group commit: the change joins a queue; whoever holds the writer next applies every
+    /// queued change in one transaction — each inside its own savepoint, so one change's
+    /// failure (a step journaled twice) rolls back that change alone — and answers each
+    /// caller once the transaction is durable. Under load a single transaction (one WAL
+    /// append) carries many step commits; alone, a commit costs what it did before.
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
-        let id = change.integration.id;
+        let Some(writer) = &self.inner.writer else {
+            return Err(read_only_error(&self.inner.path, "commit"));
+        };
         let values = integration_values(&change.integration)?;
-        self.write("commit", move |conn| {
-            let what = format!("commit of integration {id}");
-            let tx = immediate(conn, &what)?;
-            let updated = tx
-                .prepare_cached(&update_sql(&tx, id, &values, &what)?)
-                .and_then(|mut st| execute_numbered(&mut st, &values))
-                .ctx(|| format!("{what}: updating the state"))?;
-            if updated == 0 {
-                return Err(StoreError::NotFound(id));
-            }
-            {
-                let mut st = tx
-                    .prepare_cached(
-                        "INSERT INTO journal (integration_id, step_key, result, at, duration_ms) \
-                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    )
-                    .ctx(|| format!("{what}: journal"))?;
-                for s in &change.steps {
-                    let n = st
-                        .execute(params![
-                            id.to_string(),
-                            s.key,
-                            json(&format!("step {} result", s.key), &s.result)?,
-                            ts(s.at)?,
-                            int(&format!("step {} duration_ms", s.key), s.duration_ms)?,
-                        ])
-                        .ctx(|| format!("{what}: journaling step {}", s.key))?;
-                    if n == 0 {
-                        // Dropping the transaction rolls everything back.
-                        return Err(StoreError::StepExists {
-                            integration: id,
-                            step: s.key.clone(),
-                        });
-                    }
-                }
-            }
-            if let Some((c, erp)) = change.customer_erp {
-                tx.prepare_cached(
-                    "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, ?2) \
-                     ON CONFLICT (customer_id) DO UPDATE SET erp_id = excluded.erp_id",
-                )
-                .and_then(|mut st| st.execute(params![c.to_string(), erp]))
-                .ctx(|| format!("{what}: linking customer {c} to ERP {erp}"))?;
-            }
-            if let Some((c, server, v)) = &change.customer_voip {
-                tx.prepare_cached(
-                    "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, NULL) \
-                     ON CONFLICT (customer_id) DO NOTHING",
-                )
-                .and_then(|mut st| st.execute([c.to_string()]))
-                .and_then(|_| {
-                    tx.prepare_cached(
-                        "INSERT INTO customer_voip (customer_id, server, voip_id) \
-                         VALUES (?1, ?2, ?3) \
-                         ON CONFLICT (customer_id, server) DO UPDATE SET voip_id = excluded.voip_id",
-                    )
-                })
-                .and_then(|mut st| st.execute(params![c.to_string(), server.as_str(), v]))
-                .ctx(|| format!("{what}: linking customer {c} to {server} customer {v}"))?;
-            }
-            for o in &change.provisioned {
-                tx.prepare_cached("UPDATE reservations SET provisioned = 1 WHERE order_id = ?1")
-                    .and_then(|mut st| st.execute([o.to_string()]))
-                    .ctx(|| format!("{what}: marking order {o} provisioned"))?;
-            }
-            for o in &change.released {
-                tx.prepare_cached("DELETE FROM reservations WHERE order_id = ?1")
-                    .and_then(|mut st| st.execute([o.to_string()]))
-                    .ctx(|| format!("{what}: releasing order {o}"))?;
-            }
-            for e in &change.audit {
-                insert_audit(&tx, e)?;
-            }
-            commit_tx(tx, &what)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(PendingCommit {
+                change,
+                values,
+                reply,
+            });
+        let mut conn = writer.clone().lock_owned().await;
+        let batch: Vec<PendingCommit> =
+            std::mem::take(&mut *self.inner.commits.lock().unwrap_or_else(|e| e.into_inner()));
+        if !batch.is_empty() {
+            // Ours may be in it, or an earlier holder of the writer may have applied it.
+            tokio::task::spawn_blocking(move || apply_group(&mut conn, batch))
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("commit: the store task failed: {e}"))
+                })?;
+        } else {
+            drop(conn);
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "commit: the group transaction was abandoned".into(),
+            ))
         })
-        .await
     }
 
     async fn journal(&self, id: IntegrationId) -> Result<BTreeMap<String, StepEntry>, StoreError> {

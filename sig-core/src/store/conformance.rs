@@ -71,6 +71,105 @@ where
     limit_state_and_audit(make().await).await;
     counts_match_the_integrations(make().await).await;
     direct_registration_is_atomic(make().await).await;
+    concurrent_commits_succeed_or_fail_alone(make().await).await;
+}
+
+/// Many commits at once (a store may group them into one transaction): each succeeds or
+/// fails on its own — a repeated step is refused and leaves nothing, the others all land.
+pub async fn concurrent_commits_succeed_or_fail_alone(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let (i, _) = store
+            .intake(new_integration(n, t(n as i64)), intake_event(t(0)))
+            .await
+            .expect("intake");
+        ids.push(i);
+    }
+    // Each integration gets `fetch` once; every third also gets a second, refused `fetch`.
+    let step = |i: &Integration, n: u32| {
+        let mut i = i.clone();
+        i.step = Some("fetch".into());
+        i.attempts = n;
+        let mut c = Change::state(i.clone());
+        c.steps.push(StepEntry {
+            key: "fetch".into(),
+            result: serde_json::json!({"n": n}),
+            at: t(1000),
+            duration_ms: 1,
+        });
+        let mut e = AuditEvent::new(t(1000), Actor::System, "step.fetch", AuditOutcome::Ok, "ok");
+        e.integration = Some(i.id);
+        c.audit.push(e);
+        c
+    };
+    for i in &ids {
+        store.commit(step(i, 1)).await.expect("first fetch");
+    }
+    let mut tasks = Vec::new();
+    for (n, i) in ids.iter().enumerate() {
+        let s = store.clone();
+        let repeat = n % 3 == 0;
+        let mut good = i.clone();
+        good.step = Some("validate".into());
+        let mut c = Change::state(good);
+        c.steps.push(StepEntry {
+            key: "validate".into(),
+            result: serde_json::json!({"ok": true}),
+            at: t(2000),
+            duration_ms: 1,
+        });
+        let bad = step(i, 2);
+        tasks.push(tokio::spawn(async move {
+            let ok = s.commit(c).await;
+            let refused = if repeat {
+                Some(s.commit(bad).await)
+            } else {
+                None
+            };
+            (ok, refused)
+        }));
+    }
+    for t in tasks {
+        let (ok, refused) = t.await.expect("task");
+        ok.expect("a good commit lands whatever else is committed with it");
+        if let Some(r) = refused {
+            assert!(
+                matches!(r, Err(StoreError::StepExists { .. })),
+                "a repeated step is refused: {r:?}"
+            );
+        }
+    }
+    for i in &ids {
+        let j = store.journal(i.id).await.expect("journal");
+        assert_eq!(j.len(), 2, "fetch and validate, nothing else: {j:?}");
+        assert_eq!(
+            j["fetch"].result,
+            serde_json::json!({"n": 1}),
+            "the first fetch stays"
+        );
+        let got = store.get(i.id).await.expect("get").expect("exists");
+        assert_eq!(
+            got.step.as_deref(),
+            Some("validate"),
+            "a refused change leaves no state"
+        );
+        assert_eq!(
+            got.attempts, 0,
+            "the refused change's attempts are not kept"
+        );
+    }
+    let fetch_events = store
+        .audit(&AuditFilter {
+            action_prefix: Some("step.fetch".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        fetch_events.len(),
+        ids.len(),
+        "no audit event of a refused change"
+    );
 }
 
 /// Concurrent intakes of one source key create one integration.
