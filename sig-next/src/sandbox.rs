@@ -44,7 +44,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -342,6 +342,12 @@ struct Db {
     customers: BTreeMap<i64, Map<String, Value>>,
     devices: BTreeMap<i64, Map<String, Value>>,
     dids: BTreeMap<i64, Map<String, Value>>,
+    /// Lookup indexes, so a sandbox with many records answers lists in time proportional to
+    /// the answer (a real database's indexes). They may hold stale entries after an update;
+    /// every lookup re-checks the record itself.
+    customers_by_origin: HashMap<String, BTreeSet<i64>>,
+    devices_by_customer: HashMap<i64, BTreeSet<i64>>,
+    dids_by_customer: HashMap<i64, BTreeSet<i64>>,
 }
 
 impl Db {
@@ -498,10 +504,14 @@ fn manage_customer(app: &App, fields: Map<String, Value>) -> Response {
         let Some(row) = db.customers.get_mut(&id) else {
             return envelope(StatusCode::OK, "Cliente não encontrado");
         };
+        let origin = text(&fields, "id_origem");
         for (k, v) in fields {
             if k != "id" {
                 row.insert(k, v);
             }
+        }
+        if let Some(origin) = origin {
+            db.customers_by_origin.entry(origin).or_default().insert(id);
         }
         return ok(Map::new());
     }
@@ -516,6 +526,12 @@ fn manage_customer(app: &App, fields: Map<String, Value>) -> Response {
     row.insert("id".into(), json!(id));
     row.entry("status").or_insert(json!(1));
     db.customers.insert(id, row);
+    if let Some(origin) = &origin {
+        db.customers_by_origin
+            .entry(origin.clone())
+            .or_default()
+            .insert(id);
+    }
     drop(db);
     if let Some(origin) = origin {
         let key = count_key(&origin, |v| {
@@ -590,6 +606,10 @@ fn manage_device(app: &App, fields: Map<String, Value>) -> Response {
     );
     // The password is accepted and not kept: `/_sandbox/state` must not show it.
     db.devices.insert(id, row);
+    db.devices_by_customer
+        .entry(customer_id)
+        .or_default()
+        .insert(id);
     drop(db);
     let key = count_key(&username, |v| {
         keys::parse_line_username(v).map(|l| l.to_string())
@@ -601,13 +621,17 @@ fn manage_device(app: &App, fields: Map<String, Value>) -> Response {
 fn list_devices(app: &App, customer_id: Option<i64>) -> Response {
     let db = app.db();
     let mut customers = Vec::new();
-    for (cid, customer) in &db.customers {
-        if customer_id.is_some_and(|want| want != *cid) {
-            continue;
-        }
+    let wanted: Vec<(&i64, &Map<String, Value>)> = match customer_id {
+        Some(want) => db.customers.get_key_value(&want).into_iter().collect(),
+        None => db.customers.iter().collect(),
+    };
+    for (cid, customer) in wanted {
         let devices: Vec<Value> = db
-            .devices
-            .values()
+            .devices_by_customer
+            .get(cid)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| db.devices.get(id))
             .filter(|d| int(d, "id_cliente") == Some(*cid))
             .cloned()
             .map(Value::Object)
@@ -634,10 +658,14 @@ fn manage_did(app: &App, fields: Map<String, Value>) -> Response {
         let Some(row) = db.dids.get_mut(&id) else {
             return envelope(StatusCode::OK, "DID não encontrado");
         };
+        let customer = int(&fields, "customer_id");
         for (k, v) in fields {
             if k != "id" {
                 row.insert(k, stringify(v));
             }
+        }
+        if let Some(c) = customer {
+            db.dids_by_customer.entry(c).or_default().insert(id);
         }
         return ok(Map::new());
     }
@@ -662,6 +690,10 @@ fn manage_did(app: &App, fields: Map<String, Value>) -> Response {
     row.insert("id".into(), json!(id.to_string()));
     row.insert("did_number".into(), json!(did_number));
     db.dids.insert(id, row);
+    db.dids_by_customer
+        .entry(customer_id)
+        .or_default()
+        .insert(id);
     drop(db);
     let key = count_key(&description, |v| {
         keys::parse_did_description(v).map(|d| d.to_string())
@@ -680,9 +712,18 @@ fn stringify(v: Value) -> Value {
 
 fn list_customers(app: &App, id_origem: Option<&String>) -> Response {
     let db = app.db();
-    let data: Vec<Value> = db
-        .customers
-        .iter()
+    let rows: Vec<(&i64, &Map<String, Value>)> = match id_origem {
+        Some(want) => db
+            .customers_by_origin
+            .get(want)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| db.customers.get_key_value(id))
+            .collect(),
+        None => db.customers.iter().collect(),
+    };
+    let data: Vec<Value> = rows
+        .into_iter()
         .filter(|(_, c)| id_origem.is_none_or(|want| text(c, "id_origem").as_ref() == Some(want)))
         .map(|(id, c)| {
             json!({
@@ -706,8 +747,11 @@ fn list_dids(app: &App, customer_id: Option<i64>) -> Response {
     };
     let db = app.db();
     let data: Vec<Value> = db
-        .dids
-        .values()
+        .dids_by_customer
+        .get(&customer_id)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| db.dids.get(id))
         .filter(|d| int(d, "customer_id") == Some(customer_id))
         .cloned()
         .map(Value::Object)
