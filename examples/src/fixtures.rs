@@ -240,37 +240,24 @@ pub fn settings() -> Settings {
 /// A random valid CPF (digits).
 pub fn cpf(rng: &mut impl Rng) -> String {
     loop {
-        let mut d: Vec<u32> = (0..9).map(|_| rng.random_range(0..10)).collect();
+        let d: Vec<u32> = (0..9).map(|_| rng.random_range(0..10)).collect();
         if d.iter().all(|x| *x == d[0]) {
             continue;
         }
-        for n in [10u32, 11] {
-            let s: u32 = d.iter().enumerate().map(|(i, x)| x * (n - i as u32)).sum();
-            let r = (s * 10) % 11;
-            d.push(if r == 10 { 0 } else { r });
-        }
-        return d.iter().map(|x| char::from(b'0' + *x as u8)).collect();
+        let base = d.iter().fold(0u64, |acc, x| acc * 10 + u64::from(*x));
+        return crate::sample::cpf_with_base(base);
     }
 }
 
 /// A random valid numeric CNPJ (digits).
 pub fn cnpj(rng: &mut impl Rng) -> String {
     loop {
-        let mut d: Vec<u32> = (0..12).map(|_| rng.random_range(0..10)).collect();
+        let d: Vec<u32> = (0..12).map(|_| rng.random_range(0..10)).collect();
         if d.iter().all(|x| *x == d[0]) {
             continue;
         }
-        for len in [12usize, 13] {
-            let weights: Vec<u32> = if len == 12 {
-                vec![5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-            } else {
-                vec![6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-            };
-            let s: u32 = d.iter().zip(&weights).map(|(x, w)| x * w).sum();
-            let r = s % 11;
-            d.push(if r < 2 { 0 } else { 11 - r });
-        }
-        return d.iter().map(|x| char::from(b'0' + *x as u8)).collect();
+        let base: String = d.iter().map(|x| char::from(b'0' + *x as u8)).collect();
+        return crate::sample::cnpj_with_base(&base);
     }
 }
 

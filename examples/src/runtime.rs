@@ -44,8 +44,19 @@ pub fn breaker_key(account: &AccountId) -> String {
 /// Load `sig.toml` with secrets from the process environment (or files); every problem is
 /// reported with its key (exit 2).
 pub fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
-    Config::load(path, &sig_core::config::ProcessSecrets)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+    Config::load(path, &sig_core::config::ProcessSecrets).map_err(|e| {
+        let problems: Vec<String> = e
+            .problems()
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        CliError::Usage(format!(
+            "{}: invalid configuration: {}",
+            path.display(),
+            problems.join("; ")
+        ))
+    })
 }
 
 /// Open the store a configuration names.

@@ -44,9 +44,10 @@ impl SampleSpec {
     }
 }
 
-/// A valid CPF with this 9-digit base (the check digits are found by trying all 100 pairs
-/// against sig-core's own validation, so no second implementation of the rule exists).
-fn cpf_with_base(base: u64) -> String {
+/// A valid CPF (11 digits) with this 9-digit base: the check digits are found by trying all
+/// 100 pairs against sig-core's own validation, so no second implementation of the rule
+/// exists. Every generator of test data uses this (and [`cnpj_with_base`]).
+pub fn cpf_with_base(base: u64) -> String {
     let base = format!("{:09}", base % 1_000_000_000);
     (0..100)
         .map(|dv| format!("{base}{dv:02}"))
@@ -54,8 +55,9 @@ fn cpf_with_base(base: u64) -> String {
         .expect("every CPF base has one valid pair of check digits")
 }
 
-/// A valid CNPJ with this 12-character base.
-fn cnpj_with_base(base: &str) -> String {
+/// A valid CNPJ (14 characters) with this 12-character `[0-9A-Z]` base, found like
+/// [`cpf_with_base`]'s.
+pub fn cnpj_with_base(base: &str) -> String {
     (0..100)
         .map(|dv| format!("{base}{dv:02}"))
         .find(|c| Cnpj::is_valid(c))

@@ -519,19 +519,8 @@ impl History {
         mask: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         self.check_unmasked(mask)?;
-        let filter = IntegrationFilter {
-            statuses: statuses(names(status, "status")?)?,
-            since: bound(since, "since")?,
-            until: bound(until, "until")?,
-            company: company
-                .map(|c| {
-                    c.parse()
-                        .map_err(|e| PyValueError::new_err(format!("company: {e}")))
-                })
-                .transpose()?,
-            limit: None,
-            customer: None,
-        };
+        let filter =
+            integration_filter(statuses(names(status, "status")?)?, since, until, company)?;
         let steps = names(step, "step")?;
         let actors = names(actor, "actor")?;
         let rows = enter_native(py, || self.read_integrations(filter, &steps, &actors))?;
@@ -608,19 +597,7 @@ impl History {
         actor: Option<&Bound<'py, PyAny>>,
         company: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let filter = IntegrationFilter {
-            statuses: Vec::new(),
-            since: bound(since, "since")?,
-            until: bound(until, "until")?,
-            company: company
-                .map(|c| {
-                    c.parse()
-                        .map_err(|e| PyValueError::new_err(format!("company: {e}")))
-                })
-                .transpose()?,
-            limit: None,
-            customer: None,
-        };
+        let filter = integration_filter(Vec::new(), since, until, company)?;
         let actors = names(actor, "actor")?;
         let (summary, held, failures, volume) = enter_native(py, || {
             let since = filter.since;
@@ -765,6 +742,28 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<History>()?;
     m.add_function(wrap_pyfunction!(open_history, m)?)?;
     Ok(())
+}
+
+/// The store filter of `integrations()` and `kpis()`: statuses, a time range, a company.
+fn integration_filter(
+    statuses: Vec<IntegrationStatus>,
+    since: Option<&Bound<'_, PyAny>>,
+    until: Option<&Bound<'_, PyAny>>,
+    company: Option<&str>,
+) -> PyResult<IntegrationFilter> {
+    Ok(IntegrationFilter {
+        statuses,
+        since: bound(since, "since")?,
+        until: bound(until, "until")?,
+        company: company
+            .map(|c| {
+                c.parse()
+                    .map_err(|e| PyValueError::new_err(format!("company: {e}")))
+            })
+            .transpose()?,
+        limit: None,
+        customer: None,
+    })
 }
 
 #[cfg(test)]

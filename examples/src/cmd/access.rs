@@ -2,14 +2,15 @@
 //! or `SIG_USER`) with the profile `sig.toml` gives them, the authorization policy (built in,
 //! or `--policy FILE` / `SIG_POLICY`), and the company the command works in.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sig_core::authz::Policy;
-use sig_core::config::{Config, ProcessSecrets, Profile};
+use sig_core::config::{Config, Profile};
 use sig_core::ids::{CompanyId, UserId};
 use sig_core::store::Actor;
 
 use crate::CliError;
+use crate::runtime::load_config;
 
 /// The arguments every acting command takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,10 +97,4 @@ pub fn resolve(args: &ActingArgs) -> Result<Acting, CliError> {
         policy,
         company,
     })
-}
-
-/// Read a `sig.toml` (secrets from the environment or files).
-pub fn load_config(path: &Path) -> Result<Config, CliError> {
-    Config::load(path, &ProcessSecrets)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sig_core::config::{Config, ProcessSecrets};
+use sig_core::config::Config;
 use sig_core::ids::{IntegrationId, UserId};
 use sig_core::pipeline::{PipelineError, Settings};
 use sig_core::problem::Problems;
@@ -50,8 +50,7 @@ impl ActingArgs {
     /// Load the configuration (usage error when it is wrong) and build the runtime on its
     /// store.
     pub async fn runtime(&self) -> Result<(Config, Runtime), CliError> {
-        let config = Config::load(&self.config, &ProcessSecrets)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", self.config.display())))?;
+        let config = crate::runtime::load_config(&self.config)?;
         let store = open_store(&config)?;
         let settings = Settings {
             health_timeout: Duration::from_secs(5),

@@ -12,13 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
-use sig_core::config::{Config, ProcessSecrets};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::logging::{RedactingStderr, Redactor, env_filter};
-use crate::runtime::{Runtime, open_store};
+use crate::runtime::{Runtime, load_config, open_store};
 use crate::serve::metrics::{Metrics, MetricsLayer};
 use crate::serve::{ServeOptions, Service};
 use crate::{CliError, Outcome};
@@ -32,23 +31,6 @@ pub struct Args {
     /// Listen address (overrides `[serve] listen`); port 0 picks a free port.
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-}
-
-/// Load a configuration for a command, every problem listed in the usage error.
-pub fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
-    Config::load(path, &ProcessSecrets).map_err(|e| {
-        let problems: Vec<String> = e
-            .problems()
-            .0
-            .iter()
-            .map(|p| format!("{}: {}", p.field, p.message))
-            .collect();
-        CliError::Usage(format!(
-            "{}: invalid configuration: {}",
-            path.display(),
-            problems.join("; ")
-        ))
-    })
 }
 
 fn print_line(v: &serde_json::Value) {

@@ -44,28 +44,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A valid CPF built from a number (check digits computed).
+/// A valid CPF built from a number (masked).
 pub fn cpf(n: u64) -> String {
-    let base = 100_000_000 + (n * 7_919) % 899_999_999;
-    let mut d: Vec<u32> = base
-        .to_string()
-        .chars()
-        .map(|c| c.to_digit(10).unwrap())
-        .collect();
-    for len in [9usize, 10] {
-        let sum: u32 = d
-            .iter()
-            .take(len)
-            .enumerate()
-            .map(|(i, x)| x * (len as u32 + 1 - i as u32))
-            .sum();
-        let r = (sum * 10) % 11;
-        d.push(if r == 10 { 0 } else { r });
-    }
-    let s: String = d
-        .iter()
-        .map(|x| char::from_digit(*x, 10).unwrap())
-        .collect();
+    let s = sig_cli::sample::cpf_with_base(100_000_000 + (n * 7_919) % 899_999_999);
     format!("{}.{}.{}-{}", &s[0..3], &s[3..6], &s[6..9], &s[9..11])
 }
 
