@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A fresh clone gains nothing from incremental caches; they would double the target directory.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Crate features the test build needs (the vendor sandboxes); the Python extension-module
 # feature stays off so test binaries link.
 FEATURES="sig-omie/sandbox,sig-next/sandbox,sig-docsales/sandbox,sig-fiscal/sandbox,sig-examples/failpoints"
@@ -29,13 +31,14 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
 step "differential test against python-stdnum"
-SIG_PYTHON="$PWD/.venv/bin/python" cargo test -p sig-tests \
+# The same package selection and features as the test build, so nothing is compiled twice.
+SIG_PYTHON="$PWD/.venv/bin/python" cargo test --workspace --features "$FEATURES" \
   --test differential_stdnum -- --ignored --nocapture
 
-step "the sig binary (the Python suite reads a store a real \`sig demo\` run writes)"
-# The same features as the test build, so cargo reuses its artifacts.
-cargo build --workspace --bins --features "$FEATURES"
+# The Python suite reads a store a real `sig demo` run writes; `cargo test` built the binary
+# (the examples' integration tests run it).
 export SIG_BIN="$PWD/target/debug/sig"
+[ -x "$SIG_BIN" ] || { echo "cargo test did not build $SIG_BIN" >&2; exit 1; }
 
 step "python bindings: build sig_voip into .venv, mypy.stubtest, mypy --strict, pytest"
 VIRTUAL_ENV="$PWD/.venv" CARGO_TARGET_DIR="$PWD/target" \
