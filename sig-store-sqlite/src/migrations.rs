@@ -34,10 +34,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "indexes",
         sql: include_str!("../migrations/0002_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "server_loads",
+        sql: include_str!("../migrations/0003_server_loads.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of a SIG store ("SIGV").
 pub(crate) const APPLICATION_ID: i32 = 0x5349_4756;

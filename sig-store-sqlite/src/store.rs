@@ -30,8 +30,8 @@ use crate::options::SqliteOptions;
 
 /// The `Store` port on one SQLite file. Cheap to clone (the connections are shared).
 ///
-/// Writes go through one writer connection, one at a time, each in a `BEGIN IMMEDIATE`
-/// transaction; reads use a small pool of read-only connections and run in parallel with
+/// Writes go through one writer connection, grouped: concurrent writes share one
+/// `BEGIN IMMEDIATE` transaction, each in its own savepoint (see `write`); reads use a small pool of read-only connections and run in parallel with
 /// the writer (WAL). All SQLite work runs on tokio's blocking threads.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -47,15 +47,53 @@ struct Inner {
     writer: Option<Arc<AsyncMutex<Connection>>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
-    /// Step commits waiting for the writer (group commit, see [`SqliteStore::commit`]).
-    commits: Mutex<Vec<PendingCommit>>,
+    /// Writes waiting for the writer (group commit, see [`SqliteStore::write`]).
+    queue: Mutex<Vec<Box<dyn QueuedWrite>>>,
 }
 
-/// A step commit queued for the next group transaction.
-struct PendingCommit {
-    change: Change,
-    values: Vec<Value>,
-    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+/// A write queued for the next group transaction.
+trait QueuedWrite: Send {
+    /// Apply it on the group's transaction (inside its own savepoint), keeping its result.
+    /// Returns whether it succeeded (its savepoint is released, else rolled back).
+    fn apply(&mut self, conn: &Connection) -> bool;
+    /// Answer the caller once the group transaction ended: its own result when the group
+    /// committed, else why nothing was stored.
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>);
+}
+
+struct Queued<T, F> {
+    f: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> QueuedWrite for Queued<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn apply(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let r = f(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>) {
+        let r = match (group, self.result) {
+            (Ok(()), Some(r)) => r,
+            // Its own failure says more than the group's.
+            (Err(_), Some(Err(own))) => Err(own),
+            (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
+            (Ok(()), None) => Err(StoreError::Unavailable(
+                "the write was not applied by its group".into(),
+            )),
+        };
+        let _ = self.reply.send(r);
+    }
 }
 
 impl fmt::Debug for SqliteStore {
@@ -199,7 +237,7 @@ impl SqliteStore {
                 writer: writer.map(|w| Arc::new(AsyncMutex::new(w))),
                 readers: Mutex::new(vec![reader]),
                 reader_slots: Arc::new(Semaphore::new(slots)),
-                commits: Mutex::new(Vec::new()),
+                queue: Mutex::new(Vec::new()),
                 options,
             }),
         }
@@ -255,19 +293,51 @@ impl SqliteStore {
         .await
     }
 
-    /// Run `f` on the writer connection, on a blocking thread, one writer at a time.
+    /// Run `f` on the writer connection, atomically, on a blocking thread (group commit).
+    ///
+    /// The write joins a queue; whoever holds the writer connection next applies every queued
+    /// write in one `BEGIN IMMEDIATE` transaction — each inside its own savepoint, so one
+    /// write's failure (a step journaled twice, a vanished row) rolls back that write alone —
+    /// and answers each caller once the transaction is durable. Alone, a write costs one
+    /// transaction as before; under load one transaction (one WAL append, one hop to a
+    /// blocking thread) carries many writes. Writes in one group see each other in queue
+    /// order, as if they ran one after another.
     async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let Some(writer) = &self.inner.writer else {
             return Err(read_only_error(&self.inner.path, op));
         };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(Queued {
+                f: Some(f),
+                result: None,
+                reply,
+            }));
         let mut conn = writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || f(&mut conn))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("{op}: the store task failed: {e}")))?
+        let batch: Vec<Box<dyn QueuedWrite>> =
+            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            // An earlier holder of the writer applied ours.
+            drop(conn);
+        } else {
+            tokio::task::spawn_blocking(move || apply_group(&mut conn, batch))
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("{op}: the store task failed: {e}"))
+                })?;
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "{op}: the group transaction was abandoned"
+            )))
+        })
     }
 
     /// Run `f` on a pooled read connection, on a blocking thread.
@@ -713,43 +783,25 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
 }
 
 /// One group transaction over queued step commits; every caller gets its own result.
-fn apply_group(conn: &mut Connection, batch: Vec<PendingCommit>) {
-    let what = format!("group commit of {} step(s)", batch.len());
-    let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
+fn apply_group(conn: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
+    let what = format!("group transaction of {} write(s)", batch.len());
     let outcome = (|| -> Result<(), StoreError> {
         let mut tx = immediate(conn, &what)?;
-        for p in &batch {
+        for op in &mut batch {
             let mut sp = tx.savepoint().ctx(|| format!("{what}: savepoint"))?;
-            let r = apply_commit(&sp, &p.change, &p.values);
-            if r.is_ok() {
+            if op.apply(&sp) {
                 sp.commit()
                     .ctx(|| format!("{what}: releasing a savepoint"))?;
             } else {
                 sp.rollback()
-                    .ctx(|| format!("{what}: rolling a change back"))?;
+                    .ctx(|| format!("{what}: rolling a write back"))?;
             }
-            results.push(r);
         }
         commit_tx(tx, &what)
     })();
-    match outcome {
-        Ok(()) => {
-            for (p, r) in batch.into_iter().zip(results) {
-                let _ = p.reply.send(r);
-            }
-        }
-        Err(e) => {
-            // Nothing of the group is stored: every caller learns why.
-            let msg = e.to_string();
-            let mut results = results.into_iter();
-            for p in batch {
-                let r = match results.next() {
-                    Some(Err(own)) => Err(own),
-                    _ => Err(StoreError::Unavailable(msg.clone())),
-                };
-                let _ = p.reply.send(r);
-            }
-        }
+    // Nothing of the group is stored on failure: every caller learns why.
+    for op in batch {
+        op.answer(outcome.as_ref().map(|_| ()));
     }
 }
 
@@ -769,8 +821,7 @@ impl Store for SqliteStore {
                 "intake of {}/{}",
                 new.source.account, new.source.proposal_id
             );
-            let tx = immediate(conn, &what)?;
-            let inserted = tx
+            let inserted = conn
                 .prepare_cached(&format!(
                     "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
                      ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
@@ -780,7 +831,7 @@ impl Store for SqliteStore {
                 .ctx(|| format!("{what}: inserting"))?;
             if inserted == 0 {
                 let existing = integration_by(
-                    &tx,
+                    conn,
                     "source_account = ?1 AND source_proposal = ?2",
                     params![new.source.account, new.source.proposal_id],
                     &what,
@@ -791,8 +842,7 @@ impl Store for SqliteStore {
                 return Ok((existing, false));
             }
             audit.integration = Some(new.id);
-            insert_audit(&tx, &audit)?;
-            commit_tx(tx, &what)?;
+            insert_audit(conn, &audit)?;
             Ok((new, true))
         })
         .await
@@ -921,9 +971,8 @@ impl Store for SqliteStore {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         self.write("claim", move |conn| {
             let what = "claiming work";
-            let tx = immediate(conn, what)?;
             let due = query_all(
-                &tx,
+                conn,
                 &format!(
                     "SELECT {INTEGRATION_COLS} FROM integrations \
                      WHERE status = 'pending' AND next_attempt_at <= ?1 \
@@ -935,7 +984,7 @@ impl Store for SqliteStore {
                 integration_from_row,
             )?;
             {
-                let mut st = tx
+                let mut st = conn
                     .prepare_cached("UPDATE integrations SET lease_until = ?2 WHERE id = ?1")
                     .ctx(|| what)?;
                 for i in &due {
@@ -943,7 +992,6 @@ impl Store for SqliteStore {
                         .ctx(|| format!("{what}: leasing {}", i.id))?;
                 }
             }
-            commit_tx(tx, what)?;
             Ok(due)
         })
         .await
@@ -971,9 +1019,8 @@ impl Store for SqliteStore {
         let until = ts(until)?;
         self.write("renew_leases", move |conn| {
             let what = "renewing leases";
-            let tx = immediate(conn, what)?;
             {
-                let mut st = tx
+                let mut st = conn
                     .prepare_cached(
                         "UPDATE integrations SET lease_until = ?2 WHERE id = ?1 \
                          AND status = 'pending' AND lease_until IS NOT NULL",
@@ -984,7 +1031,7 @@ impl Store for SqliteStore {
                         .ctx(|| format!("{what}: {id}"))?;
                 }
             }
-            commit_tx(tx, what)
+            Ok(())
         })
         .await
     }
@@ -1003,11 +1050,10 @@ impl Store for SqliteStore {
         );
         self.write("lease", move |conn| {
             let what = format!("leasing integration {id}");
-            let tx = immediate(conn, &what)?;
-            let Some(current) = integration_by(&tx, "id = ?1", [id.to_string()], &what)? else {
+            let Some(current) = integration_by(conn, "id = ?1", [id.to_string()], &what)? else {
                 return Err(StoreError::NotFound(id));
             };
-            let taken = tx
+            let taken = conn
                 .prepare_cached(
                     "UPDATE integrations SET lease_until = ?2 \
                      WHERE id = ?1 AND (lease_until IS NULL OR lease_until <= ?3)",
@@ -1017,50 +1063,17 @@ impl Store for SqliteStore {
             if taken == 0 {
                 return Ok(None);
             }
-            commit_tx(tx, &what)?;
             Ok(Some(current))
         })
         .await
     }
 
-    /// Group commit: the change joins a queue; whoever holds the writer next applies every
-    /// queued change in one transaction — each inside its own savepoint, so one change's
-    /// failure (a step journaled twice) rolls back that change alone — and answers each
-    /// caller once the transaction is durable. Under load a single transaction (one WAL
-    /// append) carries many step commits; alone, a commit costs what it did before.
+    /// One step commit: the state, its journal entries, links, reservations and audit events
+    /// in one atomic write (grouped with concurrent writes, see [`SqliteStore::write`]).
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
-        let Some(writer) = &self.inner.writer else {
-            return Err(read_only_error(&self.inner.path, "commit"));
-        };
         let values = integration_values(&change.integration)?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inner
-            .commits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(PendingCommit {
-                change,
-                values,
-                reply,
-            });
-        let mut conn = writer.clone().lock_owned().await;
-        let batch: Vec<PendingCommit> =
-            std::mem::take(&mut *self.inner.commits.lock().unwrap_or_else(|e| e.into_inner()));
-        if !batch.is_empty() {
-            // Ours may be in it, or an earlier holder of the writer may have applied it.
-            tokio::task::spawn_blocking(move || apply_group(&mut conn, batch))
-                .await
-                .map_err(|e| {
-                    StoreError::Unavailable(format!("commit: the store task failed: {e}"))
-                })?;
-        } else {
-            drop(conn);
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "commit: the group transaction was abandoned".into(),
-            ))
-        })
+        self.write("commit", move |conn| apply_commit(conn, &change, &values))
+            .await
     }
 
     async fn journal(&self, id: IntegrationId) -> Result<BTreeMap<String, StepEntry>, StoreError> {
@@ -1096,14 +1109,13 @@ impl Store for SqliteStore {
         self.write("customer_id_for", move |conn| {
             // The tax id is personal data: errors name the company only.
             let what = format!("customer registry of {company}");
-            let tx = immediate(conn, &what)?;
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "INSERT INTO customers (company, tax_id, customer_id) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (company, tax_id) DO NOTHING",
             )
             .and_then(|mut st| st.execute(params![company, tax, candidate.to_string()]))
             .ctx(|| format!("{what}: inserting"))?;
-            let id: String = tx
+            let id: String = conn
                 .prepare_cached(
                     "SELECT customer_id FROM customers WHERE company = ?1 AND tax_id = ?2",
                 )
@@ -1112,7 +1124,6 @@ impl Store for SqliteStore {
             let id = uuid(&id)
                 .map(CustomerId::from_uuid)
                 .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))?;
-            commit_tx(tx, &what)?;
             Ok(id)
         })
         .await
@@ -1165,9 +1176,8 @@ impl Store for SqliteStore {
         self.write("register_direct", move |conn| {
             // The tax id is personal data: errors name the company only.
             let what = format!("direct registration in {company}");
-            let tx = immediate(conn, &what)?;
             let existing = query_all(
-                &tx,
+                conn,
                 "SELECT customer_id FROM customers WHERE company = ?1 AND tax_id = ?2",
                 params![company, tax],
                 &what,
@@ -1179,7 +1189,7 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("{what}: customer_id: {e}")))?;
                 let key = SourceKey::direct(id);
                 let found = integration_by(
-                    &tx,
+                    conn,
                     "source_account = ?1 AND source_proposal = ?2",
                     params![key.account, key.proposal_id],
                     &what,
@@ -1189,20 +1199,19 @@ impl Store for SqliteStore {
                     None => DirectRegistration::KnownElsewhere(id),
                 });
             }
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "INSERT INTO customers (company, tax_id, customer_id) VALUES (?1, ?2, ?3)",
             )
             .and_then(|mut st| st.execute(params![company, tax, candidate.to_string()]))
             .ctx(|| format!("{what}: inserting the customer"))?;
-            tx.prepare_cached(&format!(
+            conn.prepare_cached(&format!(
                 "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
                  ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             ))
             .and_then(|mut st| st.execute(params_from_iter(values)))
             .ctx(|| format!("{what}: inserting the integration"))?;
             audit.integration = Some(new.id);
-            insert_audit(&tx, &audit)?;
-            commit_tx(tx, &what)?;
+            insert_audit(conn, &audit)?;
             Ok(DirectRegistration::Created(new))
         })
         .await
@@ -1245,7 +1254,7 @@ impl Store for SqliteStore {
         self.read("loads", |c| {
             let rows = query_all(
                 c,
-                "SELECT server, sum(lines), sum(channels) FROM reservations GROUP BY server",
+                "SELECT server, lines, channels FROM server_loads WHERE lines > 0 OR channels > 0",
                 [],
                 "reading loads",
                 |row| {
@@ -1269,18 +1278,17 @@ impl Store for SqliteStore {
         self.write("reserve", move |conn| {
             let what = format!("reserving order {} on {}", r.order, r.server);
             let order = r.order.to_string();
-            let tx = immediate(conn, &what)?;
-            let held: i64 = tx
+            let held: i64 = conn
                 .prepare_cached("SELECT count(*) FROM reservations WHERE order_id = ?1")
                 .and_then(|mut st| st.query_row([&order], |row| row.get(0)))
                 .ctx(|| format!("{what}: looking for the order"))?;
             if held > 0 {
                 return Ok(true);
             }
-            let (lines, channels): (i64, i64) = tx
+            let (lines, channels): (i64, i64) = conn
                 .prepare_cached(
                     "SELECT coalesce(sum(lines), 0), coalesce(sum(channels), 0) \
-                     FROM reservations WHERE server = ?1",
+                     FROM server_loads WHERE server = ?1",
                 )
                 .and_then(|mut st| {
                     st.query_row([r.server.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -1291,7 +1299,7 @@ impl Store for SqliteStore {
             {
                 return Ok(false);
             }
-            tx.prepare_cached(&format!(
+            conn.prepare_cached(&format!(
                 "INSERT INTO reservations ({RESERVATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             ))
             .and_then(|mut st| {
@@ -1305,7 +1313,6 @@ impl Store for SqliteStore {
                 ])
             })
             .ctx(|| format!("{what}: inserting"))?;
-            commit_tx(tx, &what)?;
             Ok(true)
         })
         .await
@@ -1367,12 +1374,10 @@ impl Store for SqliteStore {
         }
         let events = events.to_vec();
         self.write("append_audit", move |conn| {
-            let what = "appending audit events";
-            let tx = immediate(conn, what)?;
             for e in &events {
-                insert_audit(&tx, e)?;
+                insert_audit(conn, e)?;
             }
-            commit_tx(tx, what)
+            Ok(())
         })
         .await
     }

@@ -4,9 +4,11 @@ use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use rusqlite::Connection;
+use sig_core::ids::{ServerId, ServiceOrderId};
 use sig_core::ports::SourceKey;
 use sig_core::store::{
-    Actor, AuditEvent, AuditFilter, AuditOutcome, Change, Integration, StepEntry, Store, StoreError,
+    Actor, AuditEvent, AuditFilter, AuditOutcome, Change, Integration, Load, Reservation,
+    StepEntry, Store, StoreError,
 };
 
 use crate::migrations::MIGRATIONS;
@@ -137,6 +139,96 @@ async fn an_older_file_is_migrated_and_reopening_is_a_no_op() {
     drop(again);
     assert_eq!(recorded(&path), after, "reopening applies no migration");
     assert_eq!(user_version(&path), i64::from(SCHEMA_VERSION));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_loads_are_built_from_older_reservations_and_follow_every_change() {
+    let dir = TempDir::new("loads");
+    let path = dir.0.join("v2.db");
+    let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+    let old = SqliteStore::open_at(&path, SqliteOptions::default(), 2).expect("open at v2");
+    let source = SourceKey {
+        account: "acme".into(),
+        proposal_id: "p1".into(),
+    };
+    let new = Integration::new("acme".parse().expect("company"), source, Actor::System, at);
+    let event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
+    let (i, _) = old.intake(new, event).await.expect("intake");
+    drop(old);
+    // Reservations as a version-2 build stored them (no load table yet).
+    let orders: Vec<ServiceOrderId> = (0..4).map(|_| ServiceOrderId::new()).collect();
+    {
+        let c = raw(&path);
+        for (n, (order, server)) in (0i64..).zip(orders.iter().zip(["sp1", "sp1", "rj1", "sp1"])) {
+            c.execute(
+                "INSERT INTO reservations (order_id, integration_id, server, lines, channels, \
+                 provisioned) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                rusqlite::params![
+                    order.to_string(),
+                    i.id.to_string(),
+                    server,
+                    n + 1,
+                    10 * (n + 1)
+                ],
+            )
+            .expect("v2 reservation");
+        }
+    }
+    let store = SqliteStore::open(&path).expect("open migrates");
+    let load = |lines, channels| Load { lines, channels };
+    let sp1: ServerId = "sp1".parse().expect("id");
+    let rj1: ServerId = "rj1".parse().expect("id");
+    let loads = store.loads().await.expect("loads");
+    assert_eq!(loads.get(&sp1), Some(&load(1 + 2 + 4, 10 + 20 + 40)));
+    assert_eq!(loads.get(&rj1), Some(&load(3, 30)));
+    assert_eq!(loads.len(), 2);
+
+    // A reservation adds, a release subtracts, a released server drops out of the map.
+    let extra = Reservation {
+        order: ServiceOrderId::new(),
+        integration: i.id,
+        server: rj1.clone(),
+        lines: 5,
+        channels: 1,
+        provisioned: false,
+    };
+    assert!(
+        store
+            .reserve(&extra, load(8, 31))
+            .await
+            .expect("fits exactly")
+    );
+    let too_much = Reservation {
+        order: ServiceOrderId::new(),
+        lines: 1,
+        ..extra.clone()
+    };
+    assert!(
+        !store
+            .reserve(&too_much, load(8, 1000))
+            .await
+            .expect("refused"),
+        "the capacity check reads the maintained load"
+    );
+    let mut change = Change::state(store.get(i.id).await.expect("get").expect("exists"));
+    change.released = vec![orders[2], extra.order, orders[0]];
+    change.provisioned = vec![orders[1]];
+    store.commit(change).await.expect("commit");
+    let loads = store.loads().await.expect("loads");
+    assert_eq!(loads.get(&sp1), Some(&load(2 + 4, 20 + 40)));
+    assert_eq!(loads.get(&rj1), None, "nothing is reserved on rj1 any more");
+    // The table always equals the sum of the reservations.
+    let c = raw(&path);
+    let drift: i64 = c
+        .query_row(
+            "SELECT count(*) FROM server_loads l LEFT JOIN (SELECT server, sum(lines) AS s, \
+             sum(channels) AS ch FROM reservations GROUP BY server) r USING (server) \
+             WHERE l.lines != coalesce(r.s, 0) OR l.channels != coalesce(r.ch, 0)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("compare");
+    assert_eq!(drift, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
