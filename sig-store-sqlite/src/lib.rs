@@ -6,11 +6,13 @@
 //!   `PRAGMA user_version` and the `schema_migrations` table); a file from a newer build is
 //!   refused. [`SqliteStore::open_read_only`] is for BI, Python and reports
 //!   (`SQLITE_OPEN_READ_ONLY`: every write is refused with a clear error).
-//! - WAL journal, `foreign_keys = ON`, a `busy_timeout` (default 5 s). One writer connection
-//!   (writes are serialised, each in a `BEGIN IMMEDIATE` transaction, so [`Store::commit`],
-//!   [`Store::reserve`], [`Store::claim`] and [`Store::intake`] are atomic even against other
-//!   processes on the same file) and a small pool of read-only connections that read in
-//!   parallel. SQLite calls run on tokio's blocking threads.
+//! - WAL journal, `foreign_keys = ON`, a `busy_timeout` (default 5 s). One writer thread owns
+//!   the writer connection and commits in groups: the writes that queue while it applies one
+//!   `BEGIN IMMEDIATE` transaction share the next, each in its own savepoint, so
+//!   [`Store::commit`], [`Store::reserve`], [`Store::claim`] and [`Store::intake`] are atomic
+//!   (even against other processes on the same file), fail alone, and cost one WAL append per
+//!   group rather than per write. A small pool of read-only connections reads in parallel on
+//!   tokio's blocking threads.
 //!
 //! # Durability
 //!
@@ -50,6 +52,7 @@ mod codec;
 mod migrations;
 mod options;
 mod store;
+mod writer;
 
 pub use migrations::SCHEMA_VERSION;
 pub use options::{SqliteOptions, Synchronous, UnknownSynchronous};

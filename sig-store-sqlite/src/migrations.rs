@@ -39,10 +39,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "server_loads",
         sql: include_str!("../migrations/0003_server_loads.sql"),
     },
+    Migration {
+        version: 4,
+        name: "integration_raw",
+        sql: include_str!("../migrations/0004_integration_raw.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `PRAGMA application_id` of a SIG store ("SIGV").
 pub(crate) const APPLICATION_ID: i32 = 0x5349_4756;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, Value};
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use sig_core::ids::{CompanyId, CustomerId, IntegrationId, ServerId, ServiceOrderId};
 use sig_core::ports::SourceKey;
 use sig_core::store::{
@@ -18,7 +18,7 @@ use sig_core::store::{
     StoreError,
 };
 use sig_core::taxid::TaxId;
-use tokio::sync::{Mutex as AsyncMutex, Semaphore};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT};
@@ -27,12 +27,14 @@ use crate::codec::{
 };
 use crate::migrations::{self, SCHEMA_VERSION};
 use crate::options::SqliteOptions;
+use crate::writer::Writer;
 
 /// The `Store` port on one SQLite file. Cheap to clone (the connections are shared).
 ///
-/// Writes go through one writer connection, grouped: concurrent writes share one
-/// `BEGIN IMMEDIATE` transaction, each in its own savepoint (see `write`); reads use a small pool of read-only connections and run in parallel with
-/// the writer (WAL). All SQLite work runs on tokio's blocking threads.
+/// Writes go to one writer thread that owns the writer connection and groups them: the
+/// writes queued while it applies one transaction share the next `BEGIN IMMEDIATE`
+/// transaction, each in its own savepoint. Reads use a small pool of read-only connections
+/// on tokio's blocking threads and run in parallel with the writer (WAL).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -43,57 +45,11 @@ struct Inner {
     _checkpointer: Option<Checkpointer>,
     path: PathBuf,
     options: SqliteOptions,
-    /// `None` when opened read-only.
-    writer: Option<Arc<AsyncMutex<Connection>>>,
+    /// The writer thread (group commit, see [`SqliteStore::write`]). `None` when opened
+    /// read-only.
+    writer: Option<Writer>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
-    /// Writes waiting for the writer (group commit, see [`SqliteStore::write`]).
-    queue: Mutex<Vec<Box<dyn QueuedWrite>>>,
-}
-
-/// A write queued for the next group transaction.
-trait QueuedWrite: Send {
-    /// Apply it on the group's transaction (inside its own savepoint), keeping its result.
-    /// Returns whether it succeeded (its savepoint is released, else rolled back).
-    fn apply(&mut self, conn: &Connection) -> bool;
-    /// Answer the caller once the group transaction ended: its own result when the group
-    /// committed, else why nothing was stored.
-    fn answer(self: Box<Self>, group: Result<(), &StoreError>);
-}
-
-struct Queued<T, F> {
-    f: Option<F>,
-    result: Option<Result<T, StoreError>>,
-    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T, F> QueuedWrite for Queued<T, F>
-where
-    T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
-{
-    fn apply(&mut self, conn: &Connection) -> bool {
-        let Some(f) = self.f.take() else {
-            return false;
-        };
-        let r = f(conn);
-        let ok = r.is_ok();
-        self.result = Some(r);
-        ok
-    }
-
-    fn answer(self: Box<Self>, group: Result<(), &StoreError>) {
-        let r = match (group, self.result) {
-            (Ok(()), Some(r)) => r,
-            // Its own failure says more than the group's.
-            (Err(_), Some(Err(own))) => Err(own),
-            (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
-            (Ok(()), None) => Err(StoreError::Unavailable(
-                "the write was not applied by its group".into(),
-            )),
-        };
-        let _ = self.reply.send(r);
-    }
 }
 
 impl fmt::Debug for SqliteStore {
@@ -187,12 +143,20 @@ impl SqliteStore {
             .ctx(|| format!("{p}: setting wal_autocheckpoint"))?;
         migrations::migrate(&mut w, path, target)?;
         let reader = open_reader(path, &options)?;
+        // The writer's page cache holds the hot pages of a busy store (32 MiB; SQLite's
+        // default of 2 MiB made group commits re-read pages from the OS).
+        w.pragma_update(None, "cache_size", -32_768)
+            .ctx(|| format!("{p}: setting cache_size"))?;
+        // Savepoint journals (one savepoint per write of a group) stay in memory.
+        w.pragma_update(None, "temp_store", "MEMORY")
+            .ctx(|| format!("{p}: setting temp_store"))?;
         let checkpointer = Checkpointer::start(path, &options)?;
+        let writer = Writer::start(w, path)?;
         tracing::debug!(path = %p, synchronous = %options.synchronous, "sqlite store opened");
         Ok(Self::assemble(
             path,
             options,
-            Some((w, checkpointer)),
+            Some((writer, checkpointer)),
             reader,
         ))
     }
@@ -225,7 +189,7 @@ impl SqliteStore {
     fn assemble(
         path: &Path,
         options: SqliteOptions,
-        writer: Option<(Connection, Checkpointer)>,
+        writer: Option<(Writer, Checkpointer)>,
         reader: Connection,
     ) -> Self {
         let slots = options.readers.max(1);
@@ -234,10 +198,9 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 _checkpointer: checkpointer,
                 path: path.to_path_buf(),
-                writer: writer.map(|w| Arc::new(AsyncMutex::new(w))),
+                writer,
                 readers: Mutex::new(vec![reader]),
                 reader_slots: Arc::new(Semaphore::new(slots)),
-                queue: Mutex::new(Vec::new()),
                 options,
             }),
         }
@@ -293,15 +256,9 @@ impl SqliteStore {
         .await
     }
 
-    /// Run `f` on the writer connection, atomically, on a blocking thread (group commit).
-    ///
-    /// The write joins a queue; whoever holds the writer connection next applies every queued
-    /// write in one `BEGIN IMMEDIATE` transaction — each inside its own savepoint, so one
-    /// write's failure (a step journaled twice, a vanished row) rolls back that write alone —
-    /// and answers each caller once the transaction is durable. Alone, a write costs one
-    /// transaction as before; under load one transaction (one WAL append, one hop to a
-    /// blocking thread) carries many writes. Writes in one group see each other in queue
-    /// order, as if they ran one after another.
+    /// Run `f` atomically on the writer connection (group commit, see [`Writer`]): alone it
+    /// costs one transaction; under load one transaction carries many writes, each in its own
+    /// savepoint, so one write's failure rolls back that write alone.
     async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -310,34 +267,7 @@ impl SqliteStore {
         let Some(writer) = &self.inner.writer else {
             return Err(read_only_error(&self.inner.path, op));
         };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.inner
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Box::new(Queued {
-                f: Some(f),
-                result: None,
-                reply,
-            }));
-        let mut conn = writer.clone().lock_owned().await;
-        let batch: Vec<Box<dyn QueuedWrite>> =
-            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            // An earlier holder of the writer applied ours.
-            drop(conn);
-        } else {
-            tokio::task::spawn_blocking(move || apply_group(&mut conn, batch))
-                .await
-                .map_err(|e| {
-                    StoreError::Unavailable(format!("{op}: the store task failed: {e}"))
-                })?;
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
-                "{op}: the group transaction was abandoned"
-            )))
-        })
+        writer.write(op, f).await
     }
 
     /// Run `f` on a pooled read connection, on a blocking thread.
@@ -381,9 +311,45 @@ impl SqliteStore {
 // ---------------------------------------------------------------------------------------
 // Rows.
 
-const INTEGRATION_COLS: &str = "id, company, source_account, source_proposal, status, step, \
-     raw, problems, failure, customer, attempts, actor, received_at, finished_at, held_since, \
-     held_ms, next_attempt_at";
+/// An integration's 17 fields as read by [`integration_from_row`], from `integrations i`: the
+/// proposal document (`raw`) lives in `integration_raw`, so that a step commit, which
+/// rewrites the state row, does not rewrite the document too.
+const INTEGRATION_COLS: &str = "i.id, i.company, i.source_account, i.source_proposal, \
+     i.status, i.step, \
+     (SELECT r.raw FROM integration_raw r WHERE r.integration_id = i.id) AS raw, \
+     i.problems, i.failure, i.customer, i.attempts, i.actor, i.received_at, i.finished_at, \
+     i.held_since, i.held_ms, i.next_attempt_at";
+
+/// Insert a new integration's state row, numbered like [`integration_values`] (`?7`, the
+/// proposal document, goes to `integration_raw`: see [`store_raw`]).
+const INSERT_INTEGRATION: &str = "INSERT INTO integrations (id, company, source_account, \
+     source_proposal, status, step, problems, failure, customer, attempts, actor, received_at, \
+     finished_at, held_since, held_ms, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, \
+     ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// Store an integration's proposal document (`values[6]`, `?7`), writing only when it
+/// changed: most commits leave it as it was.
+fn store_raw(conn: &Connection, values: &[Value], what: &str) -> Result<(), StoreError> {
+    let (Some(id), Some(raw)) = (values.first(), values.get(6)) else {
+        return Err(StoreError::Corrupt(format!(
+            "{what}: the integration's values are incomplete"
+        )));
+    };
+    match raw {
+        Value::Null => conn
+            .prepare_cached("DELETE FROM integration_raw WHERE integration_id = ?1")
+            .and_then(|mut st| st.execute([id])),
+        raw => conn
+            .prepare_cached(
+                "INSERT INTO integration_raw (integration_id, raw) VALUES (?1, ?2) \
+                 ON CONFLICT (integration_id) DO UPDATE SET raw = excluded.raw \
+                 WHERE raw IS NOT excluded.raw",
+            )
+            .and_then(|mut st| st.execute([id, raw])),
+    }
+    .ctx(|| format!("{what}: storing the proposal document"))?;
+    Ok(())
+}
 
 const AUDIT_COLS: &str = "id, at, integration_id, actor, actor_key, action, system, call, \
      outcome, duration_ms, summary, details";
@@ -483,7 +449,7 @@ fn integration_from_row(row: &Row<'_>) -> Result<Integration, StoreError> {
 }
 
 /// The 17 values of [`INTEGRATION_COLS`], in order (`?1` … `?17`).
-fn integration_values(i: &Integration) -> Result<Vec<Value>, StoreError> {
+pub(crate) fn integration_values(i: &Integration) -> Result<Vec<Value>, StoreError> {
     let what = |f: &str| format!("integration {} {f}", i.id);
     let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
     Ok(vec![
@@ -534,7 +500,7 @@ fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
     })
 }
 
-fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
+pub(crate) fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
     let what = |f: &str| format!("audit event {} {f}", e.id);
     let system = e
         .system
@@ -612,7 +578,7 @@ fn integration_by(
     params: impl rusqlite::Params,
     what: &str,
 ) -> Result<Option<Integration>, StoreError> {
-    let sql = format!("SELECT {INTEGRATION_COLS} FROM integrations WHERE {where_}");
+    let sql = format!("SELECT {INTEGRATION_COLS} FROM integrations i WHERE {where_}");
     Ok(query_all(conn, &sql, params, what, integration_from_row)?
         .into_iter()
         .next())
@@ -666,7 +632,7 @@ fn update_sql(
         return Err(StoreError::NotFound(id));
     };
     let mut sql = String::from(
-        "UPDATE integrations SET step = ?6, raw = ?7, problems = ?8, failure = ?9, \
+        "UPDATE integrations SET step = ?6, problems = ?8, failure = ?9, \
          attempts = ?11, actor = ?12, finished_at = ?14, held_since = ?15, held_ms = ?16",
     );
     for ((n, col), was) in INDEXED.iter().zip(&old) {
@@ -692,18 +658,6 @@ fn execute_numbered(st: &mut rusqlite::Statement<'_>, values: &[Value]) -> rusql
     st.raw_execute()
 }
 
-fn immediate<'c>(
-    conn: &'c mut Connection,
-    what: &str,
-) -> Result<rusqlite::Transaction<'c>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx(|| format!("{what}: starting the transaction"))
-}
-
-fn commit_tx(tx: rusqlite::Transaction<'_>, what: &str) -> Result<(), StoreError> {
-    tx.commit().ctx(|| format!("{what}: committing"))
-}
-
 /// Apply one step commit's change (the state, its journal entries, links, reservations and
 /// audit events) on `conn`, inside the caller's transaction or savepoint.
 fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<(), StoreError> {
@@ -716,6 +670,7 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
     if updated == 0 {
         return Err(StoreError::NotFound(id));
     }
+    store_raw(conn, values, &what)?;
     {
         let mut st = conn
             .prepare_cached(
@@ -782,29 +737,6 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
     Ok(())
 }
 
-/// One group transaction over queued step commits; every caller gets its own result.
-fn apply_group(conn: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
-    let what = format!("group transaction of {} write(s)", batch.len());
-    let outcome = (|| -> Result<(), StoreError> {
-        let mut tx = immediate(conn, &what)?;
-        for op in &mut batch {
-            let mut sp = tx.savepoint().ctx(|| format!("{what}: savepoint"))?;
-            if op.apply(&sp) {
-                sp.commit()
-                    .ctx(|| format!("{what}: releasing a savepoint"))?;
-            } else {
-                sp.rollback()
-                    .ctx(|| format!("{what}: rolling a write back"))?;
-            }
-        }
-        commit_tx(tx, &what)
-    })();
-    // Nothing of the group is stored on failure: every caller learns why.
-    for op in batch {
-        op.answer(outcome.as_ref().map(|_| ()));
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The port.
 
@@ -823,13 +755,13 @@ impl Store for SqliteStore {
             );
             let inserted = conn
                 .prepare_cached(&format!(
-                    "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
-                     ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
-                     ON CONFLICT (source_account, source_proposal) DO NOTHING"
+                    "{INSERT_INTEGRATION} ON CONFLICT (source_account, source_proposal) DO NOTHING"
                 ))
-                .and_then(|mut st| st.execute(params_from_iter(values)))
+                .and_then(|mut st| execute_numbered(&mut st, &values))
                 .ctx(|| format!("{what}: inserting"))?;
-            if inserted == 0 {
+            if inserted > 0 {
+                store_raw(conn, &values, &what)?;
+            } else {
                 let existing = integration_by(
                     conn,
                     "source_account = ?1 AND source_proposal = ?2",
@@ -905,7 +837,7 @@ impl Store for SqliteStore {
     }
 
     async fn list(&self, filter: &IntegrationFilter) -> Result<Vec<Integration>, StoreError> {
-        let mut sql = format!("SELECT {INTEGRATION_COLS} FROM integrations WHERE 1 = 1");
+        let mut sql = format!("SELECT {INTEGRATION_COLS} FROM integrations i WHERE 1 = 1");
         let mut values: Vec<Value> = Vec::new();
         if !filter.statuses.is_empty() {
             sql.push_str(" AND status IN (");
@@ -974,7 +906,7 @@ impl Store for SqliteStore {
             let due = query_all(
                 conn,
                 &format!(
-                    "SELECT {INTEGRATION_COLS} FROM integrations \
+                    "SELECT {INTEGRATION_COLS} FROM integrations i \
                      WHERE status = 'pending' AND next_attempt_at <= ?1 \
                      AND (lease_until IS NULL OR lease_until <= ?1) \
                      ORDER BY next_attempt_at, id LIMIT ?2"
@@ -1204,12 +1136,10 @@ impl Store for SqliteStore {
             )
             .and_then(|mut st| st.execute(params![company, tax, candidate.to_string()]))
             .ctx(|| format!("{what}: inserting the customer"))?;
-            conn.prepare_cached(&format!(
-                "INSERT INTO integrations ({INTEGRATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, \
-                 ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-            ))
-            .and_then(|mut st| st.execute(params_from_iter(values)))
-            .ctx(|| format!("{what}: inserting the integration"))?;
+            conn.prepare_cached(INSERT_INTEGRATION)
+                .and_then(|mut st| execute_numbered(&mut st, &values))
+                .ctx(|| format!("{what}: inserting the integration"))?;
+            store_raw(conn, &values, &what)?;
             audit.integration = Some(new.id);
             insert_audit(conn, &audit)?;
             Ok(DirectRegistration::Created(new))

@@ -6,6 +6,7 @@ use chrono::{TimeZone, Utc};
 use rusqlite::Connection;
 use sig_core::ids::{ServerId, ServiceOrderId};
 use sig_core::ports::SourceKey;
+use sig_core::raw::RawProposal;
 use sig_core::store::{
     Actor, AuditEvent, AuditFilter, AuditOutcome, Change, Integration, Load, Reservation,
     StepEntry, Store, StoreError,
@@ -65,35 +66,66 @@ fn has_index(path: &Path, name: &str) -> bool {
         == 1
 }
 
+/// Write an integration, one journal entry and an audit event as versions 1 to 3 stored
+/// them (the proposal document in the state row).
+fn insert_old_integration(path: &Path, i: &Integration, step: &StepEntry, event: &AuditEvent) {
+    let c = raw(path);
+    let values = crate::store::integration_values(i).expect("values");
+    c.execute(
+        "INSERT INTO integrations (id, company, source_account, source_proposal, status, step, \
+         raw, problems, failure, customer, attempts, actor, received_at, finished_at, \
+         held_since, held_ms, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        rusqlite::params_from_iter(values),
+    )
+    .expect("old integration row");
+    c.execute(
+        "INSERT INTO journal (integration_id, step_key, result, at, duration_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            i.id.to_string(),
+            step.key,
+            step.result.to_string(),
+            crate::codec::ts(step.at).expect("ts"),
+            i64::try_from(step.duration_ms).expect("ms"),
+        ],
+    )
+    .expect("old journal row");
+    crate::store::insert_audit(&c, event).expect("old audit row");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_older_file_is_migrated_and_reopening_is_a_no_op() {
     let dir = TempDir::new("migrate");
     let path = dir.0.join("old.db");
     let at = Utc.timestamp_opt(1_790_000_000, 123_456_789).unwrap();
 
-    // A file at version 1, with data written by that schema.
-    let old = SqliteStore::open_at(&path, SqliteOptions::default(), 1).expect("open at v1");
+    // A file at version 1, with data written as that schema stores it (the proposal
+    // document in the state row, until version 4).
+    drop(SqliteStore::open_at(&path, SqliteOptions::default(), 1).expect("open at v1"));
     let company = "acme".parse().expect("company");
     let source = SourceKey {
         account: "acme".into(),
         proposal_id: "p1".into(),
     };
-    let new = Integration::new(company, source.clone(), Actor::System, at);
-    let event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
-    let (i, created) = old.intake(new, event).await.expect("intake");
-    assert!(created);
-    let mut next = i.clone();
+    let mut next = Integration::new(company, source.clone(), Actor::System, at);
     next.step = Some("validate".into());
-    let mut change = Change::state(next.clone());
-    change.steps = vec![StepEntry {
+    next.raw = Some(RawProposal {
+        id: Some("p1".into()),
+        code: Some("DS-00319".into()),
+        ..RawProposal::default()
+    });
+    let i = next.clone();
+    let step = StepEntry {
         key: "validate".into(),
         result: serde_json::json!({"ok": true}),
         at,
         duration_ms: 3,
-    }];
-    old.commit(change).await.expect("commit");
-    let audit_before = old.audit(&AuditFilter::default()).await.expect("audit");
-    drop(old);
+    };
+    let mut event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
+    event.integration = Some(i.id);
+    insert_old_integration(&path, &next, &step, &event);
+    let audit_before = vec![event];
     assert_eq!(user_version(&path), 1);
     assert_eq!(recorded(&path).len(), 1);
     assert!(!has_index(&path, "audit_at"), "v1 has no indexes");
@@ -146,15 +178,20 @@ async fn server_loads_are_built_from_older_reservations_and_follow_every_change(
     let dir = TempDir::new("loads");
     let path = dir.0.join("v2.db");
     let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
-    let old = SqliteStore::open_at(&path, SqliteOptions::default(), 2).expect("open at v2");
+    drop(SqliteStore::open_at(&path, SqliteOptions::default(), 2).expect("open at v2"));
     let source = SourceKey {
         account: "acme".into(),
         proposal_id: "p1".into(),
     };
-    let new = Integration::new("acme".parse().expect("company"), source, Actor::System, at);
+    let i = Integration::new("acme".parse().expect("company"), source, Actor::System, at);
+    let step = StepEntry {
+        key: "fetch".into(),
+        result: serde_json::json!({}),
+        at,
+        duration_ms: 1,
+    };
     let event = AuditEvent::new(at, Actor::System, "intake", AuditOutcome::Ok, "received");
-    let (i, _) = old.intake(new, event).await.expect("intake");
-    drop(old);
+    insert_old_integration(&path, &i, &step, &event);
     // Reservations as a version-2 build stored them (no load table yet).
     let orders: Vec<ServiceOrderId> = (0..4).map(|_| ServiceOrderId::new()).collect();
     {

@@ -1,0 +1,182 @@
+//! The writer thread: one connection, group commit.
+//!
+//! Every write of a [`SqliteStore`](crate::SqliteStore) is a closure sent to one thread that
+//! owns the writer connection. The thread takes the first waiting write, then every other
+//! write already queued (up to [`MAX_GROUP`]), and applies them in one `BEGIN IMMEDIATE`
+//! transaction, each inside its own savepoint: a write that fails (a step journaled twice, a
+//! vanished row, a panic) is rolled back alone and its caller gets its error, the others
+//! commit. Callers are answered only once the transaction is committed (durable as the
+//! store's `synchronous` setting says). Writes in one group see each other in queue order, as
+//! if they ran one after another.
+//!
+//! Alone, a write costs one transaction; under load, the writes that arrive while one
+//! transaction is applied all share the next one (one WAL append, one thread hand-off), so
+//! throughput grows with the number of writers instead of queueing them one transaction each.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, TransactionBehavior};
+use sig_core::store::StoreError;
+
+use crate::codec::Ctx;
+
+/// The most writes one transaction carries (bounds its size and the callers' wait).
+pub(crate) const MAX_GROUP: usize = 512;
+
+/// A write queued for the writer thread.
+trait QueuedWrite: Send {
+    /// Apply it on the group's transaction (inside its own savepoint), keeping its result.
+    /// Returns whether it succeeded (then its savepoint is released, else rolled back).
+    fn apply(&mut self, conn: &Connection) -> bool;
+    /// Answer the caller once the group transaction ended: its own result when the group
+    /// committed, else why nothing was stored.
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>);
+}
+
+struct Queued<T, F> {
+    op: &'static str,
+    f: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> QueuedWrite for Queued<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn apply(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let r = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "{}: the write panicked and was rolled back",
+                self.op
+            )))
+        });
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn answer(self: Box<Self>, group: Result<(), &StoreError>) {
+        let r = match (group, self.result) {
+            (Ok(()), Some(r)) => r,
+            // Its own failure says more than the group's.
+            (Err(_), Some(Err(own))) => Err(own),
+            (Err(e), _) => Err(StoreError::Unavailable(format!("{}: {e}", self.op))),
+            (Ok(()), None) => Err(StoreError::Unavailable(format!(
+                "{}: the write was not applied by its group",
+                self.op
+            ))),
+        };
+        // The caller may have gone (a cancelled request): the write stands regardless.
+        let _ = self.reply.send(r);
+    }
+}
+
+/// The writer thread and the queue to it; stopped and joined on drop (after the writes
+/// already queued are applied).
+pub(crate) struct Writer {
+    queue: Option<mpsc::Sender<Box<dyn QueuedWrite>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Start the writer thread on `conn` (the store at `path`).
+    pub(crate) fn start(conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        let (queue, rx) = mpsc::channel::<Box<dyn QueuedWrite>>();
+        let thread = std::thread::Builder::new()
+            .name("sig-store-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| {
+                StoreError::Unavailable(format!("{}: writer thread: {e}", path.display()))
+            })?;
+        Ok(Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queue `f` and wait for its group's transaction.
+    pub(crate) async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = Box::new(Queued {
+            op,
+            f: Some(f),
+            result: None,
+            reply,
+        });
+        let stopped = || StoreError::Unavailable(format!("{op}: the store's writer stopped"));
+        self.queue
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(queued)
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has applied what is queued.
+        drop(self.queue.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn QueuedWrite>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        apply_group(&mut conn, batch);
+    }
+}
+
+/// Apply `batch` in one transaction, one savepoint per write, and answer every caller.
+fn apply_group(conn: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
+    let what = format!("group transaction of {} write(s)", batch.len());
+    let outcome = (|| -> Result<(), StoreError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(|| format!("{what}: starting the transaction"))?;
+        for w in &mut batch {
+            // Cached statements: a savepoint per write must not cost an SQL parse.
+            tx.prepare_cached("SAVEPOINT w")
+                .and_then(|mut st| st.execute([]))
+                .ctx(|| format!("{what}: savepoint"))?;
+            let end = if w.apply(&tx) {
+                "RELEASE w"
+            } else {
+                // Undo the write, then end the savepoint (ROLLBACK TO keeps it open).
+                tx.prepare_cached("ROLLBACK TO w")
+                    .and_then(|mut st| st.execute([]))
+                    .ctx(|| format!("{what}: rolling a write back"))?;
+                "RELEASE w"
+            };
+            tx.prepare_cached(end)
+                .and_then(|mut st| st.execute([]))
+                .ctx(|| format!("{what}: releasing a savepoint"))?;
+        }
+        tx.commit().ctx(|| format!("{what}: committing"))
+    })();
+    // Nothing of the group is stored on failure: every caller learns why.
+    for w in batch {
+        w.answer(outcome.as_ref().map(|_| ()));
+    }
+}
