@@ -346,8 +346,23 @@ pub struct ServerChoice {
     pub manual: Option<ManualChoice>,
 }
 
-/// The pipeline.
+/// The pipeline. Its state is shared (an `Arc`), so each integration of a batch runs as its
+/// own task on the runtime's worker threads.
 pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for Pipeline {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// What a [`Pipeline`] and the tasks running its integrations share (reached through the
+/// pipeline; not built on its own).
+pub struct Shared {
     store: Arc<dyn Store>,
     companies: BTreeMap<CompanyId, CompanyHandle>,
     servers: Vec<ServerHandle>,
@@ -451,7 +466,7 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Pipeline {
+        let shared = Shared {
             store,
             companies: companies.into_iter().map(|c| (c.id.clone(), c)).collect(),
             servers,
@@ -465,6 +480,24 @@ impl Pipeline {
             claimed: Mutex::new(HashSet::new()),
             fiscal: None,
             fiscal_policies: BTreeMap::new(),
+        };
+        Pipeline {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The shared state, to configure a pipeline that has not run yet (the `with_*`
+    /// builders). Only the tasks of a running [`run_due`](Self::run_due) hold other
+    /// references, and they end with it.
+    fn configure(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.shared)
+            .expect("a pipeline is configured (with_*) before any integration runs on it")
+    }
+
+    /// Another handle on this pipeline, for a task that runs one of its integrations.
+    fn handle(&self) -> Pipeline {
+        Pipeline {
+            shared: self.shared.clone(),
         }
     }
 
@@ -472,7 +505,7 @@ impl Pipeline {
     /// policy and no users, so every person is denied; build it with
     /// [`Authorizer::from_config`]).
     pub fn with_authorizer(mut self, authorizer: Authorizer) -> Self {
-        self.authorizer = Arc::new(authorizer);
+        self.configure().authorizer = Arc::new(authorizer);
         self
     }
 
@@ -608,32 +641,62 @@ impl Pipeline {
         let sem = Arc::new(tokio::sync::Semaphore::new(
             self.settings.concurrency.max(1),
         ));
-        let mut runs = Vec::with_capacity(n);
+        // Each integration is a task of its own, so a batch uses every worker thread; the
+        // set aborts them if this future is dropped (as a crash would, between journaled
+        // steps).
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ids = HashMap::with_capacity(n);
         for i in batch {
             let sem = sem.clone();
-            runs.push(async move {
-                let id = i.id;
-                let permit = sem.acquire().await;
-                let r = if self.is_draining() || permit.is_err() {
-                    // Not started: give it back for another process.
-                    self.store
-                        .unclaim(id)
-                        .await
-                        .map(|()| RunOutcome::Parked)
-                        .map_err(Into::into)
-                } else {
-                    self.run(i).await
-                };
-                drop(permit);
-                if r.is_err() {
-                    // Leave nothing leased on a store failure; the next claim retries it.
-                    let _ = self.store.unclaim(id).await;
+            let this = self.handle();
+            let id = i.id;
+            let task = tasks.spawn(
+                async move {
+                    let permit = sem.acquire().await;
+                    let r = if this.is_draining() || permit.is_err() {
+                        // Not started: give it back for another process.
+                        this.store
+                            .unclaim(id)
+                            .await
+                            .map(|()| RunOutcome::Parked)
+                            .map_err(Into::into)
+                    } else {
+                        this.run(i).await
+                    };
+                    drop(permit);
+                    if r.is_err() {
+                        // Leave nothing leased on a store failure; the next claim retries it.
+                        let _ = this.store.unclaim(id).await;
+                    }
+                    this.claimed_set().remove(&id);
+                    r
                 }
-                self.claimed_set().remove(&id);
-                r
-            });
+                .in_current_span(),
+            );
+            ids.insert(task.id(), id);
         }
-        let work = futures::future::join_all(runs);
+        let work = async {
+            let mut results = Vec::with_capacity(n);
+            while let Some(joined) = tasks.join_next_with_id().await {
+                results.push(match joined {
+                    Ok((_, r)) => r,
+                    Err(e) => {
+                        // A panicked task: its integration stays pending and comes back to a
+                        // worker when its lease runs out.
+                        let id = ids.get(&e.id()).copied();
+                        if let Some(id) = id {
+                            self.claimed_set().remove(&id);
+                        }
+                        tracing::error!(integration = ?id, error = %e, "an integration task failed");
+                        Err(PipelineError::Store(StoreError::Unavailable(format!(
+                            "the task running integration {} failed: {e}",
+                            id.map_or_else(|| "?".to_owned(), |i| i.to_string())
+                        ))))
+                    }
+                });
+            }
+            results
+        };
         // The heartbeat runs beside the work, never instead of it: a renewal waiting for the
         // store's writer must not stop the runs that hold it from being polled.
         let every = (self.settings.lease / 3).max(Duration::from_millis(10));

@@ -198,8 +198,9 @@ impl Pipeline {
         lookup: Arc<dyn FiscalLookup>,
         policies: impl IntoIterator<Item = (CompanyId, FiscalPolicy)>,
     ) -> Self {
-        self.fiscal = Some(lookup);
-        self.fiscal_policies = policies.into_iter().collect();
+        let shared = self.configure();
+        shared.fiscal = Some(lookup);
+        shared.fiscal_policies = policies.into_iter().collect();
         self
     }
 
