@@ -6,11 +6,6 @@
 //! the output, and `--strict` turns them into exit 1 —; 1 when it could not run to its end;
 //! 2 for usage or configuration errors.
 
-/// mimalloc: the pipeline allocates per step and per HTTP call, and glibc's allocator was a
-/// sixth of the end-to-end benchmark's CPU time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

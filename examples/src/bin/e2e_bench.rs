@@ -15,11 +15,6 @@
 //! duplicates the sandboxes counted (always 0). Exits 1 if any integration did not end done
 //! or anything was created twice.
 
-/// mimalloc: the pipeline allocates per step and per HTTP call, and glibc's allocator was a
-/// sixth of the end-to-end benchmark's CPU time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 use std::time::Instant;
 

@@ -10,11 +10,6 @@
 //! Prints one JSON object: the rows, the windows used, and each run's summary (rows per
 //! second, elapsed time, outcomes), plus the upstream creates and duplicates (always 0).
 
-/// mimalloc: the pipeline allocates per step and per HTTP call, and glibc's allocator was a
-/// sixth of the end-to-end benchmark's CPU time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -13,11 +13,6 @@
 //! window scale; each sandbox's `/_sandbox/state` gives its records and create counters.
 //! With `--seed-omie TAX_ID` (repeatable) those customers exist in Omie before anything runs.
 
-/// mimalloc: the pipeline allocates per step and per HTTP call, and glibc's allocator was a
-/// sixth of the end-to-end benchmark's CPU time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
