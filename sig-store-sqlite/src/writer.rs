@@ -138,13 +138,28 @@ impl Drop for Writer {
 fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn QueuedWrite>>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
+        drain(&rx, &mut batch);
+        if batch.len() < GATHER_BELOW {
+            // Busy but not yet grouping: a moment's wait lets the writes in flight join
+            // this transaction (each transaction writes its dirty pages to the WAL once).
+            std::thread::sleep(GATHER);
+            drain(&rx, &mut batch);
         }
         apply_group(&mut conn, batch);
+    }
+}
+
+/// A group smaller than this waits [`GATHER`] for more writes.
+const GATHER_BELOW: usize = 8;
+/// How long a small group waits for more writes.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+
+fn drain(rx: &mpsc::Receiver<Box<dyn QueuedWrite>>, batch: &mut Vec<Box<dyn QueuedWrite>>) {
+    while batch.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(w) => batch.push(w),
+            Err(_) => break,
+        }
     }
 }
 
