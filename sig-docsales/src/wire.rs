@@ -127,6 +127,11 @@ impl LegalCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The text, taken.
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Debug for LegalCode {

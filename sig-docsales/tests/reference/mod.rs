@@ -644,6 +644,8 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, (String, serde_json
     Ok(value)
 }
 
+pub mod mapping;
+
 /// The message `DecodeError` shows for a serde_json error: position cut, quoted values
 /// redacted (as `wire::DecodeError::new` does).
 pub fn shown_message(e: &serde_json::Error) -> String {
