@@ -238,13 +238,24 @@ impl FromStr for Phone {
         if t.is_empty() {
             return Err(Invalid::required());
         }
-        let mut digits = String::with_capacity(16);
-        for (i, c) in t.chars().enumerate() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' | '(' | ')' => {}
-                '+' if i == 0 => {}
+        // The digits, on the stack: any number SIG accepts has at most 14 (`+55 0` and an
+        // 11-digit national number); past 16 only their count matters.
+        let mut buf = [0u8; 16];
+        let mut count = 0usize;
+        // Byte by byte: every byte before the first unexpected one is ASCII, so a byte's
+        // index is its character's position there.
+        for (i, &b) in t.as_bytes().iter().enumerate() {
+            match b {
+                b'0'..=b'9' => {
+                    if let Some(slot) = buf.get_mut(count) {
+                        *slot = b;
+                    }
+                    count += 1;
+                }
+                b' ' | b'-' | b'.' | b'(' | b')' => {}
+                b'+' if i == 0 => {}
                 _ => {
+                    let c = t[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
                     return Err(Invalid::new(
                         Code::InvalidFormat,
                         format!(
@@ -257,32 +268,45 @@ impl FromStr for Phone {
             }
         }
         let had_plus = t.starts_with('+');
-        let mut d: &str = &digits;
+        // `d` is the digits from `start` on, `len` of them (only the first 16 are kept).
+        let starts_with = |start: usize, prefix: &[u8]| {
+            buf.get(start..start + prefix.len()) == Some(prefix) && count >= start + prefix.len()
+        };
+        let mut start = 0;
         if had_plus {
-            d = d.strip_prefix("55").ok_or_else(|| {
-                Invalid::new(
+            if !starts_with(0, b"55") {
+                return Err(Invalid::new(
                     Code::InvalidFormat,
                     "only Brazilian numbers (+55) are accepted",
-                )
-            })?;
-        } else if (d.len() == 12 || d.len() == 13) && d.starts_with("55") {
-            d = &d[2..];
+                ));
+            }
+            start = 2;
+        } else if (count == 12 || count == 13) && starts_with(0, b"55") {
+            start = 2;
         }
-        if (d.len() == 11 || d.len() == 12) && d.starts_with('0') {
-            d = &d[1..];
+        let len = count - start;
+        if (len == 11 || len == 12) && starts_with(start, b"0") {
+            start += 1;
         }
-        if d.len() != 10 && d.len() != 11 {
+        let len = count - start;
+        if len != 10 && len != 11 {
             return Err(Invalid::new(
                 Code::WrongLength,
                 format!(
-                    "a phone has a 2-digit area code and an 8-digit landline or 9-digit mobile number, got {} digits",
-                    d.len()
+                    "a phone has a 2-digit area code and an 8-digit landline or 9-digit mobile number, got {len} digits"
                 ),
             ));
         }
-        let area = AreaCode::new(d[..2].parse().expect("ASCII digits"))?;
+        // 10 or 11 digits from `start`, all kept (`start` + `len` ≤ 14).
+        let d = &buf[start..start + len];
+        let number = |digits: &[u8]| {
+            digits
+                .iter()
+                .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+        };
+        let area = AreaCode::new(number(&d[..2]) as u8)?;
         let sub = &d[2..];
-        let first = sub.as_bytes()[0];
+        let first = sub[0];
         let mobile = sub.len() == 9;
         if mobile && first != b'9' {
             return Err(Invalid::new(
@@ -298,7 +322,7 @@ impl FromStr for Phone {
         }
         Ok(Phone {
             area,
-            number: sub.parse().expect("ASCII digits"),
+            number: number(sub),
             mobile,
         })
     }
@@ -375,10 +399,12 @@ impl FromStr for Email {
                 ),
             ));
         }
-        if let Some(c) = t
-            .chars()
-            .find(|c| !c.is_ascii() || c.is_ascii_control() || *c == ' ')
+        // Bytes before the first refused one are ASCII, so it starts a character.
+        if let Some(i) = t
+            .bytes()
+            .position(|b| !b.is_ascii() || b.is_ascii_control() || b == b' ')
         {
+            let c = t[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
             return Err(Invalid::new(
                 Code::InvalidFormat,
                 format!("unexpected character {c:?} in an e-mail address"),
@@ -404,13 +430,12 @@ impl FromStr for Email {
                 "the part before @ has a character e-mail addresses do not allow",
             ));
         }
-        let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 {
+        if !domain.contains('.') {
             return Err(bad(
                 "the domain needs at least two parts, such as example.com.br",
             ));
         }
-        for l in &labels {
+        for l in domain.split('.') {
             if l.is_empty() || l.len() > 63 {
                 return Err(bad("each part of the domain must have 1 to 63 characters"));
             }
@@ -421,13 +446,19 @@ impl FromStr for Email {
                 return Err(bad("the domain has a character domains do not allow"));
             }
         }
-        let tld = labels[labels.len() - 1];
+        let tld = domain.rsplit('.').next().unwrap_or(domain);
         if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(bad(
                 "the domain must end in an alphabetic top-level domain, such as .br",
             ));
         }
-        Ok(Email(format!("{local}@{}", domain.to_ascii_lowercase())))
+        // ASCII only (checked above), so folding byte by byte is the whole folding.
+        let mut address = String::with_capacity(t.len());
+        address.push_str(local);
+        address.push('@');
+        address.push_str(domain);
+        address[local.len() + 1..].make_ascii_lowercase();
+        Ok(Email(address))
     }
 }
 

@@ -25,6 +25,7 @@
 //!
 //! The JSON shape is the fields' record, unchanged, so journals written before still load.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
@@ -67,34 +68,180 @@ fn path(prefix: &str, name: &str) -> String {
     }
 }
 
-/// Report every item that repeats an earlier one, at `field[i]` (`i` given with the item).
-/// Returns whether there was none.
-pub(crate) fn check_unique<'a, T: PartialEq + 'a>(
-    field: &str,
-    items: impl IntoIterator<Item = (usize, &'a T)>,
+/// Report every item that repeats an earlier one, at `field[i]` (`i` given with the item;
+/// `field` is written only when there is one). Returns whether there was none.
+pub(crate) fn check_unique<'a, T: PartialEq + 'a, I>(
+    field: impl Fn() -> String,
+    items: I,
     p: &mut Problems,
-) -> bool {
-    let mut earlier: Vec<&T> = Vec::new();
+) -> bool
+where
+    I: IntoIterator<Item = (usize, &'a T)>,
+    I::IntoIter: Clone,
+{
+    let items = items.into_iter();
     let mut unique = true;
-    for (i, item) in items {
-        if earlier.contains(&item) {
-            p.add(format!("{field}[{i}]"), Code::Duplicate, "listed twice");
+    // Lists are short (a customer's e-mails and phones): compare with every earlier item
+    // rather than allocate a set. Equality is an equivalence, so "equal to an earlier item"
+    // is "equal to an earlier first occurrence".
+    for (n, (i, item)) in items.clone().enumerate() {
+        if items.clone().take(n).any(|(_, earlier)| earlier == item) {
+            p.add(format!("{}[{i}]", field()), Code::Duplicate, "listed twice");
             unique = false;
-        } else {
-            earlier.push(item);
         }
     }
     unique
 }
 
-/// The rules on one DID of an order, reported at `at`: in the order's area code (when that is
-/// known), and not already requested in the same proposal (`seen` maps each DID taken so far
-/// to where it was). Returns whether the DID passed both.
+/// The DIDs already requested in a proposal and where each was, so a DID requested twice is
+/// reported with the place of the first (`the same DID is already requested at
+/// orders[0].dids[1]`). Places are kept as (list, index) and written out only for a report.
+#[derive(Debug, Clone, Default)]
+pub struct SeenDids {
+    /// The path of each DID list met (`orders[0].dids`), in order.
+    lists: Vec<DidList>,
+    /// Each DID taken, with its list (in `lists`) and its index there.
+    dids: Vec<(Phone, usize, usize)>,
+    /// DID → its entry in `dids`, built once there are many (a linear scan is quicker for the
+    /// few DIDs of a usual proposal).
+    index: HashMap<Phone, usize>,
+}
+
+/// The path of a DID list.
+#[derive(Debug, Clone)]
+enum DidList {
+    /// Written out (`orders[0].dids`, `dids`).
+    Path(Cow<'static, str>),
+    /// `orders[i].dids`, written only for a report.
+    Order(usize),
+}
+
+impl fmt::Display for DidList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DidList::Path(path) => f.write_str(path),
+            DidList::Order(i) => write!(f, "orders[{i}].dids"),
+        }
+    }
+}
+
+/// How many DIDs [`SeenDids`] scans before it keeps an index.
+const SEEN_DIDS_SCAN: usize = 32;
+
+impl SeenDids {
+    /// Nothing seen yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Nothing seen yet, room for `dids` DIDs.
+    pub fn with_capacity(dids: usize) -> Self {
+        SeenDids {
+            dids: Vec::with_capacity(dids),
+            ..Self::default()
+        }
+    }
+
+    fn find(&self, did: Phone) -> Option<usize> {
+        if self.dids.len() <= SEEN_DIDS_SCAN {
+            self.dids.iter().position(|(d, _, _)| *d == did)
+        } else {
+            self.index.get(&did).copied()
+        }
+    }
+
+    /// Start a DID list at `path` (`orders[1].dids`); DIDs checked next are in it.
+    pub(crate) fn open_list(&mut self, path: impl Into<Cow<'static, str>>) {
+        self.lists.push(DidList::Path(path.into()));
+    }
+
+    /// Start the DID list of `orders[i]`.
+    pub(crate) fn open_order_list(&mut self, i: usize) {
+        self.lists.push(DidList::Order(i));
+    }
+
+    /// The path of the list opened last.
+    fn list(&self) -> &DidList {
+        const NONE: &DidList = &DidList::Path(Cow::Borrowed("dids"));
+        self.lists.last().unwrap_or(NONE)
+    }
+
+    fn insert(&mut self, did: Phone, at: usize) {
+        if self.lists.is_empty() {
+            self.open_list("dids");
+        }
+        self.dids.push((did, self.lists.len() - 1, at));
+        if self.dids.len() > SEEN_DIDS_SCAN {
+            if self.index.is_empty() {
+                self.index = self
+                    .dids
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (d, _, _))| (*d, k))
+                    .collect();
+            } else {
+                self.index.insert(did, self.dids.len() - 1);
+            }
+        }
+    }
+
+    /// Where entry `k` of `dids` was (`orders[0].dids[1]`).
+    fn place(&self, k: usize) -> String {
+        let (_, list, at) = self.dids[k];
+        format!("{}[{at}]", self.lists[list])
+    }
+}
+
+/// Where a DID in a set of DID lists was first listed, read from the lists themselves (the
+/// validated domain's orders): scanned for the few DIDs of a usual proposal, indexed once
+/// there are many.
+struct FirstListed<'a, L: Fn(usize) -> &'a [Phone]> {
+    lists: usize,
+    list: L,
+    /// DID → its first (list, index), for long lists.
+    index: Option<HashMap<Phone, (usize, usize)>>,
+}
+
+impl<'a, L: Fn(usize) -> &'a [Phone]> FirstListed<'a, L> {
+    /// `lists` lists, list `i` being `list(i)`.
+    fn new(lists: usize, list: L) -> Self {
+        let total: usize = (0..lists).map(|i| list(i).len()).sum();
+        let index = (total > SEEN_DIDS_SCAN).then(|| {
+            let mut index = HashMap::with_capacity(total);
+            for i in 0..lists {
+                for (j, did) in list(i).iter().enumerate() {
+                    index.entry(*did).or_insert((i, j));
+                }
+            }
+            index
+        });
+        FirstListed { lists, list, index }
+    }
+
+    /// Where `did`, listed at `list(i)[j]`, was listed before, if it was.
+    fn before(&self, i: usize, j: usize, did: Phone) -> Option<(usize, usize)> {
+        if let Some(index) = &self.index {
+            return index.get(&did).copied().filter(|&first| first < (i, j));
+        }
+        (0..=i.min(self.lists.saturating_sub(1))).find_map(|k| {
+            let list = (self.list)(k);
+            let end = if k == i { j } else { list.len() };
+            list[..end.min(list.len())]
+                .iter()
+                .position(|d| *d == did)
+                .map(|m| (k, m))
+        })
+    }
+}
+
+/// The rules on one DID of an order, reported at `[at]` of the DID list `seen` opened last
+/// (`orders[1].dids`): in the order's area code (when that is known), and not already
+/// requested in the same proposal. Returns whether the DID passed both.
 pub(crate) fn check_did(
     did: Phone,
     area: Option<AreaCode>,
-    at: &str,
-    seen: &mut HashMap<Phone, String>,
+    at: usize,
+    seen: &mut SeenDids,
     p: &mut Problems,
 ) -> bool {
     let mut ok = true;
@@ -102,7 +249,7 @@ pub(crate) fn check_did(
         && did.area_code() != area
     {
         p.add(
-            at,
+            format!("{}[{at}]", seen.list()),
             Code::Inconsistent,
             format!(
                 "the DID is in area code {}, the order in {}",
@@ -112,15 +259,16 @@ pub(crate) fn check_did(
         );
         ok = false;
     }
-    if let Some(first) = seen.get(&did) {
-        p.add(
-            at,
-            Code::Duplicate,
-            format!("the same DID is already requested at {first}"),
-        );
-        ok = false;
-    } else {
-        seen.insert(did, at.to_owned());
+    match seen.find(did) {
+        Some(first) => {
+            p.add(
+                format!("{}[{at}]", seen.list()),
+                Code::Duplicate,
+                format!("the same DID is already requested at {}", seen.place(first)),
+            );
+            ok = false;
+        }
+        None => seen.insert(did, at),
     }
     ok
 }
@@ -261,8 +409,8 @@ impl Customer {
 impl CustomerFields {
     /// The rules between the fields, reported under `prefix`.
     pub(crate) fn check(&self, prefix: &str, p: &mut Problems) {
-        check_unique(&path(prefix, "emails"), self.emails.iter().enumerate(), p);
-        check_unique(&path(prefix, "phones"), self.phones.iter().enumerate(), p);
+        check_unique(|| path(prefix, "emails"), self.emails.iter().enumerate(), p);
+        check_unique(|| path(prefix, "phones"), self.phones.iter().enumerate(), p);
     }
 }
 
@@ -409,25 +557,54 @@ impl ServiceOrder {
     /// relative to the order (`dids[0]`).
     pub fn new(fields: ServiceOrderFields) -> Result<ServiceOrder, Problems> {
         let mut p = Problems::new();
-        fields.check("", &mut HashMap::new(), &mut p);
+        fields.check("", &mut p);
         p.into_result(ServiceOrder(fields))
     }
 }
 
 impl ServiceOrderFields {
-    /// The rules, reported under `prefix`; `seen` holds the DIDs of earlier orders.
-    pub(crate) fn check(&self, prefix: &str, seen: &mut HashMap<Phone, String>, p: &mut Problems) {
+    /// The rules, reported under `prefix`.
+    pub(crate) fn check(&self, prefix: &str, p: &mut Problems) {
         for (name, n, max) in [
             ("quantity", self.quantity, MAX_QUANTITY),
             ("sip_lines", self.sip_lines, MAX_LINES),
             ("channels", self.channels, MAX_LINES),
         ] {
-            p.check(path(prefix, name), count_in_range(n.into(), 1, max));
+            if let Err(e) = count_in_range(n.into(), 1, max) {
+                p.push(e.at(path(prefix, name)));
+            }
         }
-        let dids = path(prefix, "dids");
+        // Each DID in the order's area code and listed once (as `check_did` reports them).
+        let first = FirstListed::new(1, |_| &self.dids[..]);
+        let at = |i: usize| format!("{}[{i}]", path(prefix, "dids"));
         for (i, did) in self.dids.iter().enumerate() {
-            check_did(*did, Some(self.area_code), &format!("{dids}[{i}]"), seen, p);
+            if did.area_code() != self.area_code {
+                p.add(
+                    at(i),
+                    Code::Inconsistent,
+                    format!(
+                        "the DID is in area code {}, the order in {}",
+                        did.area_code(),
+                        self.area_code
+                    ),
+                );
+            }
+            if let Some((_, j)) = first.before(0, i, *did) {
+                p.add(
+                    at(i),
+                    Code::Duplicate,
+                    format!("the same DID is already requested at {}", at(j)),
+                );
+            }
         }
+    }
+}
+
+/// Trim surrounding ASCII whitespace, in place (no new allocation when there is none).
+fn trim_in_place(s: &mut String) {
+    let t = trim_ascii(s);
+    if t.len() != s.len() {
+        *s = t.to_owned();
     }
 }
 
@@ -560,26 +737,27 @@ impl Proposal {
     /// Trim the id and code, then check the rules between the fields (module documentation);
     /// problems are reported at paths relative to the proposal (`orders[1].dids[0]`).
     pub fn new(mut fields: ProposalFields) -> Result<Proposal, Problems> {
-        fields.id = trim_ascii(&fields.id).to_owned();
-        fields.code = fields
-            .code
-            .map(|c| trim_ascii(&c).to_owned())
-            .filter(|c| !c.is_empty());
+        trim_in_place(&mut fields.id);
+        if let Some(code) = &mut fields.code {
+            trim_in_place(code);
+        }
+        fields.code = fields.code.filter(|c| !c.is_empty());
         let mut p = Problems::new();
         if fields.id.is_empty() {
             p.push(Invalid::required().at("id"));
         }
         // Each order has passed its own checks; what is left is a DID taken by two orders.
-        let mut seen = HashMap::new();
-        for (i, order) in fields.orders.iter().enumerate() {
+        let orders = &fields.orders;
+        let first = FirstListed::new(orders.len(), |i| &orders[i].dids[..]);
+        for (i, order) in orders.iter().enumerate() {
             for (j, did) in order.dids.iter().enumerate() {
-                check_did(
-                    *did,
-                    None,
-                    &format!("orders[{i}].dids[{j}]"),
-                    &mut seen,
-                    &mut p,
-                );
+                if let Some((k, m)) = first.before(i, j, *did) {
+                    p.add(
+                        format!("orders[{i}].dids[{j}]"),
+                        Code::Duplicate,
+                        format!("the same DID is already requested at orders[{k}].dids[{m}]"),
+                    );
+                }
             }
         }
         p.into_result(Proposal(fields))

@@ -151,7 +151,7 @@ impl FromStr for Money {
         {
             return Err(bad());
         }
-        let normalized: String = if t.contains(',') {
+        let normalized: std::borrow::Cow<'_, str> = if t.contains(',') {
             // Brazilian form: dots group thousands (in threes), one comma before the decimals.
             let (int, frac) = t.split_once(',').ok_or_else(bad)?;
             if frac.contains(',') || frac.contains('.') {
@@ -166,7 +166,7 @@ impl FromStr for Money {
                     return Err(bad());
                 }
             }
-            format!("{}.{}", int.replace('.', ""), frac)
+            format!("{}.{}", int.replace('.', ""), frac).into()
         } else {
             if t.matches('.').count() > 1 {
                 return Err(bad());
@@ -179,7 +179,7 @@ impl FromStr for Money {
                     "ambiguous amount: write 1234.56 or 1.234,56",
                 ));
             }
-            t.to_owned()
+            t.into()
         };
         if normalized.starts_with('.') || normalized.ends_with('.') {
             return Err(bad());

@@ -21,6 +21,7 @@
 //! `elapsed_ms`. Metrics count these events (a `tracing` layer), so no client depends on a
 //! metrics library; the events carry no record data.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -410,6 +411,11 @@ impl SourceKey {
     }
 }
 
+/// A domain field prefix and the source field it was read from (`customer.tax_id`,
+/// `customer.legal_code`). Most are fixed names, so they are borrowed rather than allocated
+/// for every proposal; serialized as a pair of strings.
+pub type FieldSource = (Cow<'static, str>, Cow<'static, str>);
+
 /// A proposal read from its source, mapped to the domain's raw shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcedProposal {
@@ -419,7 +425,7 @@ pub struct SourcedProposal {
     pub raw: RawProposal,
     /// Domain field prefixes and the source fields they were read from, so validation
     /// problems can name both (`customer.tax_id` ← `customer.legal_code`).
-    pub field_sources: Vec<(String, String)>,
+    pub field_sources: Vec<FieldSource>,
     /// Problems found while mapping (an item that names no product, …).
     pub mapping_problems: Problems,
 }

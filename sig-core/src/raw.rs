@@ -5,17 +5,17 @@
 //! All leaf values are optional strings (numbers and booleans are accepted and read as text),
 //! so a source never has to reject a document before SIG can say what is wrong with it.
 
-use std::collections::HashMap;
+use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::address::{Address, Cep, Uf};
 use crate::config::Catalog;
 use crate::contact::{AreaCode, Email, Phone};
 use crate::domain::{
-    BillingDay, Customer, CustomerFields, Proposal, ProposalFields, ProposalStatus, Seller,
-    ServiceOrder, ServiceOrderFields, check_did, check_unique, count_in_range,
+    BillingDay, Customer, CustomerFields, Proposal, ProposalFields, ProposalStatus, SeenDids,
+    Seller, ServiceOrder, ServiceOrderFields, check_did, check_unique, count_in_range,
 };
 use crate::money::Money;
 use crate::nonempty::NonEmpty;
@@ -297,33 +297,88 @@ pub struct RawSeller {
     pub email: Option<String>,
 }
 
+/// A field's path, written out only when a problem is reported there (most values are
+/// valid, and their paths are never needed).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    /// A whole path (`seller.name`).
+    Path(&'a str),
+    /// `prefix.name`.
+    In(Prefix<'a>, &'a str),
+}
+
+/// The path of the record a field is in.
+#[derive(Clone, Copy)]
+enum Prefix<'a> {
+    /// Written out (`customer`; empty at the top).
+    Text(&'a str),
+    /// `orders[i]`.
+    Order(usize),
+}
+
+impl fmt::Display for Prefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Prefix::Text(t) => f.write_str(t),
+            Prefix::Order(i) => write!(f, "orders[{i}]"),
+        }
+    }
+}
+
+impl At<'_> {
+    fn path(self) -> String {
+        match self {
+            At::Path(path) => path.to_owned(),
+            At::In(Prefix::Text(prefix), name) => {
+                let mut s = String::with_capacity(prefix.len() + 1 + name.len());
+                s.push_str(prefix);
+                s.push('.');
+                s.push_str(name);
+                s
+            }
+            At::In(prefix, name) => format!("{prefix}.{name}"),
+        }
+    }
+
+    /// Keep the value of `result`, or record its rejection here.
+    fn check<T>(self, p: &mut Problems, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                p.push(e.at(self.path()));
+                None
+            }
+        }
+    }
+}
+
 /// Parse a required value at `field`.
 fn req<T>(
     p: &mut Problems,
-    field: &str,
+    field: At<'_>,
     v: &Option<String>,
     parse: impl FnOnce(&str) -> Result<T, Invalid>,
 ) -> Option<T> {
     match v {
         None => {
-            p.push(Invalid::required().at(field));
+            p.push(Invalid::required().at(field.path()));
             None
         }
-        Some(s) => p.check(field, parse(s)),
+        Some(s) => field.check(p, parse(s)),
     }
 }
 
 /// Parse an optional value at `field`: absent or blank is `Some(None)`, invalid is `None`.
 fn opt<T>(
     p: &mut Problems,
-    field: &str,
+    field: At<'_>,
     v: &Option<String>,
     parse: impl FnOnce(&str) -> Result<T, Invalid>,
 ) -> Option<Option<T>> {
     match v {
         None => Some(None),
         Some(s) if trim_ascii(s).is_empty() => Some(None),
-        Some(s) => p.check(field, parse(s)).map(Some),
+        Some(s) => field.check(p, parse(s)).map(Some),
     }
 }
 
@@ -360,12 +415,12 @@ pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, Invalid> {
 }
 
 /// Keep the value of `result`, or record its problems under `prefix`.
-fn nested<T>(prefix: &str, result: Result<T, Problems>, p: &mut Problems) -> Option<T> {
+fn nested<T>(prefix: Prefix<'_>, result: Result<T, Problems>, p: &mut Problems) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(problems) => {
             for mut problem in problems {
-                if !prefix.is_empty() {
+                if !matches!(prefix, Prefix::Text("")) {
                     problem.field = format!("{prefix}.{}", problem.field);
                 }
                 p.push(problem);
@@ -380,6 +435,11 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
     let t = trim_ascii(s);
     if t.is_empty() {
         return Err(Invalid::required());
+    }
+    // The canonical form, read directly; anything else (and any impossible date) goes to
+    // chrono, which gives the same result for the canonical form, only slower.
+    if let Some(d) = iso_date(t.as_bytes()) {
+        return Ok(d);
     }
     NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
@@ -397,8 +457,13 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<FixedOffset>, Invalid> {
     if t.is_empty() {
         return Err(Invalid::required());
     }
+    // DocSales' form, read directly when every part is in range; anything else goes to
+    // chrono (which reads that form to the same value).
+    if let Some(ts) = docsales_timestamp(t.as_bytes()) {
+        return Ok(ts);
+    }
     DateTime::parse_from_rfc3339(t)
-        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S %z"))
+        .or_else(|_| DateTime::parse_from_str(t, TIMESTAMP_FORMAT))
         .map_err(|_| {
             Invalid::new(
                 Code::InvalidDate,
@@ -407,19 +472,119 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<FixedOffset>, Invalid> {
         })
 }
 
+/// The timestamp form DocSales writes (`2022-07-11 16:01:55 -0300`), which
+/// [`format_timestamp`] writes and [`parse_timestamp`] reads.
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S %z";
+
+/// A date as [`parse_date`] reads it back: `YYYY-MM-DD` (chrono's `%Y-%m-%d`).
+pub fn format_date(d: NaiveDate) -> String {
+    if (0..=9999).contains(&d.year()) {
+        let mut out = String::with_capacity(10);
+        push_date(&mut out, d);
+        out
+    } else {
+        d.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// A timestamp as [`parse_timestamp`] reads it back: DocSales' `2022-07-11 16:01:55 -0300`
+/// ([`TIMESTAMP_FORMAT`]).
+pub fn format_timestamp(t: &DateTime<FixedOffset>) -> String {
+    let offset = t.offset().local_minus_utc();
+    let local = t.naive_local();
+    // Written directly in the common case; chrono for years outside 0–9999, leap seconds
+    // and offsets with seconds, whose forms it knows.
+    if !(0..=9999).contains(&local.year())
+        || local.nanosecond() >= 1_000_000_000
+        || offset % 60 != 0
+    {
+        return t.format(TIMESTAMP_FORMAT).to_string();
+    }
+    let mut out = String::with_capacity(25);
+    push_date(&mut out, local.date());
+    out.push(' ');
+    push_2(&mut out, local.hour());
+    out.push(':');
+    push_2(&mut out, local.minute());
+    out.push(':');
+    push_2(&mut out, local.second());
+    out.push(' ');
+    out.push(if offset < 0 { '-' } else { '+' });
+    let minutes = offset.unsigned_abs() / 60;
+    push_2(&mut out, minutes / 60);
+    push_2(&mut out, minutes % 60);
+    out
+}
+
+fn push_date(out: &mut String, d: NaiveDate) {
+    let year = d.year().unsigned_abs();
+    push_2(out, year / 100);
+    push_2(out, year % 100);
+    out.push('-');
+    push_2(out, d.month());
+    out.push('-');
+    push_2(out, d.day());
+}
+
+/// Two decimal digits (`n` < 100).
+fn push_2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// ASCII digits as a number, `None` if any byte is not a digit.
+fn ascii_number(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// Exactly `YYYY-MM-DD`, a date that exists.
+fn iso_date(t: &[u8]) -> Option<NaiveDate> {
+    if t.len() != 10 || t[4] != b'-' || t[7] != b'-' {
+        return None;
+    }
+    let year = ascii_number(&t[..4])?;
+    NaiveDate::from_ymd_opt(year as i32, ascii_number(&t[5..7])?, ascii_number(&t[8..])?)
+}
+
+/// Exactly `YYYY-MM-DD HH:MM:SS ±HHMM` with every part in range (no leap second).
+fn docsales_timestamp(t: &[u8]) -> Option<DateTime<FixedOffset>> {
+    if t.len() != 25 || t[10] != b' ' || t[13] != b':' || t[16] != b':' || t[19] != b' ' {
+        return None;
+    }
+    let date = iso_date(&t[..10])?;
+    let time = NaiveTime::from_hms_opt(
+        ascii_number(&t[11..13])?,
+        ascii_number(&t[14..16])?,
+        ascii_number(&t[17..19])?,
+    )?;
+    let (hours, minutes) = (ascii_number(&t[21..23])?, ascii_number(&t[23..])?);
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let seconds = (hours * 3600 + minutes * 60) as i32;
+    let offset = match t[20] {
+        b'+' => FixedOffset::east_opt(seconds)?,
+        b'-' => FixedOffset::west_opt(seconds)?,
+        _ => return None,
+    };
+    offset.from_local_datetime(&date.and_time(time)).single()
+}
+
 impl RawAddress {
     /// Validate into an [`Address`], recording problems under `prefix`.
     pub fn validate_into(&self, prefix: &str, p: &mut Problems) -> Option<Address> {
-        let f = |name: &str| format!("{prefix}.{name}");
-        let street = req(p, &f("street"), &self.street, |s| s.parse::<Street>());
-        let number = req(p, &f("number"), &self.number, |s| s.parse::<StreetNumber>());
-        let complement = opt(p, &f("complement"), &self.complement, |s| {
+        let f = |name| At::In(Prefix::Text(prefix), name);
+        let street = req(p, f("street"), &self.street, |s| s.parse::<Street>());
+        let number = req(p, f("number"), &self.number, |s| s.parse::<StreetNumber>());
+        let complement = opt(p, f("complement"), &self.complement, |s| {
             s.parse::<Complement>()
         });
-        let district = req(p, &f("district"), &self.district, |s| s.parse::<District>());
-        let city = req(p, &f("city"), &self.city, |s| s.parse::<City>());
-        let uf = req(p, &f("uf"), &self.uf, |s| s.parse::<Uf>());
-        let cep = req(p, &f("cep"), &self.cep, |s| s.parse::<Cep>());
+        let district = req(p, f("district"), &self.district, |s| s.parse::<District>());
+        let city = req(p, f("city"), &self.city, |s| s.parse::<City>());
+        let uf = req(p, f("uf"), &self.uf, |s| s.parse::<Uf>());
+        let cep = req(p, f("cep"), &self.cep, |s| s.parse::<Cep>());
         Some(Address {
             street: street?,
             number: number?,
@@ -435,26 +600,26 @@ impl RawAddress {
 impl RawCustomer {
     /// Validate into a [`Customer`], recording problems under `prefix` (normally `customer`).
     pub fn validate_into(&self, prefix: &str, p: &mut Problems) -> Option<Customer> {
-        let f = |name: &str| format!("{prefix}.{name}");
-        let tax_id = req(p, &f("tax_id"), &self.tax_id, |s| s.parse::<TaxId>());
-        let legal_name = req(p, &f("legal_name"), &self.legal_name, |s| {
+        let f = |name| At::In(Prefix::Text(prefix), name);
+        let tax_id = req(p, f("tax_id"), &self.tax_id, |s| s.parse::<TaxId>());
+        let legal_name = req(p, f("legal_name"), &self.legal_name, |s| {
             s.parse::<LegalName>()
         });
-        let trade_name = opt(p, &f("trade_name"), &self.trade_name, |s| {
+        let trade_name = opt(p, f("trade_name"), &self.trade_name, |s| {
             s.parse::<TradeName>()
         });
-        let contact_name = opt(p, &f("contact_name"), &self.contact_name, |s| {
+        let contact_name = opt(p, f("contact_name"), &self.contact_name, |s| {
             s.parse::<ContactName>()
         });
-        let emails = list(p, &f("emails"), &self.emails, |s| s.parse::<Email>());
-        let phones = list(p, &f("phones"), &self.phones, |s| s.parse::<Phone>());
-        let address = self.address.validate_into(&f("address"), p);
-        let state_registration = opt(p, &f("state_registration"), &self.state_registration, |s| {
+        let emails = list(p, f("emails"), &self.emails, |s| s.parse::<Email>());
+        let phones = list(p, f("phones"), &self.phones, |s| s.parse::<Phone>());
+        let address = self.address.validate_into(&f("address").path(), p);
+        let state_registration = opt(p, f("state_registration"), &self.state_registration, |s| {
             s.parse::<Registration>()
         });
         let municipal_registration = opt(
             p,
-            &f("municipal_registration"),
+            f("municipal_registration"),
             &self.municipal_registration,
             |s| s.parse::<Registration>(),
         );
@@ -471,7 +636,7 @@ impl RawCustomer {
         };
         // The rules between fields were reported above with the same checks; this is where
         // the domain type enforces them.
-        nested(prefix, Customer::new(fields), p)
+        nested(Prefix::Text(prefix), Customer::new(fields), p)
     }
 
     /// Validate a customer on its own (direct registration, migration).
@@ -488,30 +653,44 @@ impl RawCustomer {
 /// A non-empty list, each item validated at `field[i]`; duplicates reported.
 fn list<T: PartialEq>(
     p: &mut Problems,
-    field: &str,
+    field: At<'_>,
     items: &[String],
     parse: impl Fn(&str) -> Result<T, Invalid>,
 ) -> Option<NonEmpty<T>> {
     if items.is_empty() {
-        p.add(field, Code::Required, "at least one is required");
+        p.add(field.path(), Code::Required, "at least one is required");
         return None;
     }
-    let mut parsed = Vec::with_capacity(items.len());
+    let mut values = Vec::with_capacity(items.len());
+    // The index of each value in `items`: its own until an item fails.
+    let mut indices: Vec<usize> = Vec::new();
     let mut ok = true;
     for (i, s) in items.iter().enumerate() {
         match parse(s) {
-            Ok(v) => parsed.push((i, v)),
+            Ok(v) => {
+                if !ok {
+                    indices.push(i);
+                }
+                values.push(v);
+            }
             Err(e) => {
-                p.push(e.at(format!("{field}[{i}]")));
+                if ok {
+                    indices.extend(0..values.len());
+                }
+                p.push(e.at(format!("{}[{i}]", field.path())));
                 ok = false;
             }
         }
     }
-    let unique = check_unique(field, parsed.iter().map(|(i, v)| (*i, v)), p);
+    let unique = if ok {
+        check_unique(|| field.path(), values.iter().enumerate(), p)
+    } else {
+        check_unique(|| field.path(), indices.iter().copied().zip(&values), p)
+    };
     if !ok || !unique {
         return None;
     }
-    NonEmpty::from_vec(parsed.into_iter().map(|(_, v)| v).collect()).ok()
+    NonEmpty::from_vec(values).ok()
 }
 
 impl RawOrder {
@@ -522,11 +701,21 @@ impl RawOrder {
         &self,
         prefix: &str,
         catalog: &Catalog,
-        seen_dids: &mut HashMap<Phone, String>,
+        seen_dids: &mut SeenDids,
         p: &mut Problems,
     ) -> Option<ServiceOrder> {
-        let f = |name: &str| format!("{prefix}.{name}");
-        let plan = req(p, &f("product"), &self.product, |s| {
+        self.validate_at(Prefix::Text(prefix), catalog, seen_dids, p)
+    }
+
+    fn validate_at(
+        &self,
+        prefix: Prefix<'_>,
+        catalog: &Catalog,
+        seen_dids: &mut SeenDids,
+        p: &mut Problems,
+    ) -> Option<ServiceOrder> {
+        let f = |name| At::In(prefix, name);
+        let plan = req(p, f("product"), &self.product, |s| {
             catalog.resolve(s).ok_or_else(|| {
                 Invalid::new(
                     Code::UnknownPlan,
@@ -536,40 +725,45 @@ impl RawOrder {
         });
         let quantity = match &self.quantity {
             None => Some(1),
-            Some(s) => p.check(f("quantity"), parse_count(s, 1, MAX_QUANTITY)),
+            Some(s) => f("quantity").check(p, parse_count(s, 1, MAX_QUANTITY)),
         };
-        let area_code = req(p, &f("area_code"), &self.area_code, |s| {
+        let area_code = req(p, f("area_code"), &self.area_code, |s| {
             s.parse::<AreaCode>()
         });
-        let start_date = req(p, &f("start_date"), &self.start_date, parse_date);
-        let billing_day = req(p, &f("billing_day"), &self.billing_day, |s| {
+        let start_date = req(p, f("start_date"), &self.start_date, parse_date);
+        let billing_day = req(p, f("billing_day"), &self.billing_day, |s| {
             s.parse::<BillingDay>()
         });
-        let explicit_lines = opt(p, &f("sip_lines"), &self.sip_lines, |s| {
+        let explicit_lines = opt(p, f("sip_lines"), &self.sip_lines, |s| {
             parse_count(s, 1, MAX_LINES)
         });
-        let explicit_channels = opt(p, &f("channels"), &self.channels, |s| {
+        let explicit_channels = opt(p, f("channels"), &self.channels, |s| {
             parse_count(s, 1, MAX_LINES)
         });
-        let explicit_value = opt(p, &f("monthly_value"), &self.monthly_value, |s| {
+        let explicit_value = opt(p, f("monthly_value"), &self.monthly_value, |s| {
             s.parse::<Money>()
         });
 
         // DIDs: each a phone in the order's area code, none repeated in the proposal.
         let mut dids = Vec::with_capacity(self.dids.len());
         let mut dids_ok = true;
+        if !self.dids.is_empty() {
+            match prefix {
+                Prefix::Order(i) => seen_dids.open_order_list(i),
+                Prefix::Text(_) => seen_dids.open_list(f("dids").path()),
+            }
+        }
         for (i, s) in self.dids.iter().enumerate() {
-            let at = format!("{}[{i}]", f("dids"));
             match s.parse::<Phone>() {
                 Ok(did) => {
-                    if check_did(did, area_code, &at, seen_dids, p) {
+                    if check_did(did, area_code, i, seen_dids, p) {
                         dids.push(did);
                     } else {
                         dids_ok = false;
                     }
                 }
                 Err(e) => {
-                    p.push(e.at(at));
+                    p.push(e.at(format!("{}[{i}]", f("dids").path())));
                     dids_ok = false;
                 }
             }
@@ -579,21 +773,18 @@ impl RawOrder {
         let quantity = quantity?;
         let sip_lines = match explicit_lines? {
             Some(n) => n,
-            None => p.check(f("sip_lines"), checked_units(plan.lines_per_unit, quantity))?,
+            None => f("sip_lines").check(p, checked_units(plan.lines_per_unit, quantity))?,
         };
         let channels = match explicit_channels? {
             Some(n) => n,
-            None => p.check(
-                f("channels"),
-                checked_units(plan.channels_per_unit, quantity),
-            )?,
+            None => f("channels").check(p, checked_units(plan.channels_per_unit, quantity))?,
         };
         let monthly_value = match (explicit_value?, plan.monthly_price) {
             (Some(v), _) => v,
-            (None, Some(price)) => p.check(f("monthly_value"), price.times(quantity))?,
+            (None, Some(price)) => f("monthly_value").check(p, price.times(quantity))?,
             (None, None) => {
                 p.add(
-                    f("monthly_value"),
+                    f("monthly_value").path(),
                     Code::Required,
                     "the plan has no list price, so a value is required",
                 );
@@ -651,7 +842,7 @@ impl RawProposal {
         orders_required: bool,
     ) -> Result<Proposal, Problems> {
         let mut p = Problems::new();
-        let id = req(&mut p, "id", &self.id, |s| match trim_ascii(s) {
+        let id = req(&mut p, At::Path("id"), &self.id, |s| match trim_ascii(s) {
             "" => Err(Invalid::required()),
             t => Ok(t.to_owned()),
         });
@@ -671,9 +862,9 @@ impl RawProposal {
             );
             orders_ok = false;
         }
-        let mut seen = HashMap::new();
+        let mut seen = SeenDids::with_capacity(self.orders.iter().map(|o| o.dids.len()).sum());
         for (i, o) in self.orders.iter().enumerate() {
-            match o.validate_into(&format!("orders[{i}]"), catalog, &mut seen, &mut p) {
+            match o.validate_at(Prefix::Order(i), catalog, &mut seen, &mut p) {
                 Some(o) => orders.push(o),
                 None => orders_ok = false,
             }
@@ -682,16 +873,30 @@ impl RawProposal {
             None => Some(None),
             Some(s) if s.name.is_none() && s.email.is_none() => Some(None),
             Some(s) => {
-                let name = req(&mut p, "seller.name", &s.name, |v| v.parse::<ContactName>());
-                let email = opt(&mut p, "seller.email", &s.email, |v| v.parse::<Email>());
+                let name = req(&mut p, At::Path("seller.name"), &s.name, |v| {
+                    v.parse::<ContactName>()
+                });
+                let email = opt(&mut p, At::Path("seller.email"), &s.email, |v| {
+                    v.parse::<Email>()
+                });
                 match (name, email) {
                     (Some(name), Some(email)) => Some(Some(Seller { name, email })),
                     _ => None,
                 }
             }
         };
-        let created_at = opt(&mut p, "created_at", &self.created_at, parse_timestamp);
-        let updated_at = opt(&mut p, "updated_at", &self.updated_at, parse_timestamp);
+        let created_at = opt(
+            &mut p,
+            At::Path("created_at"),
+            &self.created_at,
+            parse_timestamp,
+        );
+        let updated_at = opt(
+            &mut p,
+            At::Path("updated_at"),
+            &self.updated_at,
+            parse_timestamp,
+        );
         if !p.is_empty() || !orders_ok {
             return Err(p);
         }
@@ -707,7 +912,7 @@ impl RawProposal {
                     created_at,
                     updated_at,
                 };
-                nested("", Proposal::new(fields), &mut p).ok_or(p)
+                nested(Prefix::Text(""), Proposal::new(fields), &mut p).ok_or(p)
             }
             _ => Err(p),
         }

@@ -32,18 +32,25 @@ pub fn bounded(s: &str, max: usize) -> Result<&str, Invalid> {
     if t.is_empty() {
         return Err(Invalid::required());
     }
-    if let Some(c) = t.chars().find(|c| c.is_control()) {
+    // Control characters are U+0000–U+001F, U+007F and U+0080–U+009F (UTF-8 `C2 80`–`C2 9F`):
+    // look for them character by character only when a byte says there may be one.
+    if t.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+        && let Some(c) = t.chars().find(|c| c.is_control())
+    {
         return Err(Invalid::new(
             Code::InvalidFormat,
             format!("control character {c:?} is not allowed here"),
         ));
     }
-    let n = t.chars().count();
-    if n > max {
-        return Err(Invalid::new(
-            Code::TooLong,
-            format!("at most {max} characters, got {n}"),
-        ));
+    // A text of at most `max` bytes has at most `max` characters: count only longer ones.
+    if t.len() > max {
+        let n = t.chars().count();
+        if n > max {
+            return Err(Invalid::new(
+                Code::TooLong,
+                format!("at most {max} characters, got {n}"),
+            ));
+        }
     }
     Ok(t)
 }

@@ -136,6 +136,83 @@ fn duplicate_dids_across_orders_name_the_first() {
     assert!(p.message.contains("orders[0].dids[0]"), "{}", p.message);
 }
 
+/// Repeats are found the same way in short DID lists (scanned) and long ones (indexed): each
+/// repeat names where the number was first requested, in the order the DIDs are listed, and a
+/// DID outside its order's area code is reported before its repeat.
+#[test]
+fn repeated_dids_name_the_first_place_in_short_and_long_lists() {
+    use sig_core::domain::{ServiceOrder, ServiceOrderFields};
+    let cfg = example_config();
+    for extra in [0usize, 40] {
+        let mut raw = sample("proposal.raw.json");
+        raw.orders[1].area_code = Some("11".into());
+        let mut first: Vec<String> = (0..extra).map(|n| format!("11 3{n:03}-1000")).collect();
+        first.push("11 3456-9000".into());
+        first.push("11 3456-9000".into());
+        raw.orders[0].dids.extend(first);
+        let taken = raw.orders[0].dids[0].clone();
+        raw.orders[1].dids = vec![
+            "21 3003-2000".into(),
+            "11 3456-9000".into(),
+            taken,
+            "x".into(),
+        ];
+        let n0 = raw.orders[0].dids.len();
+        let problems = raw.validate(&cfg.catalog).unwrap_err();
+        let got: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "orders[0].dids[{}]: the same DID is already requested at orders[0].dids[{}] (duplicate)",
+                    n0 - 1,
+                    n0 - 2
+                ),
+                "orders[1].dids[0]: the DID is in area code 21, the order in 11 (inconsistent)"
+                    .to_owned(),
+                format!(
+                    "orders[1].dids[1]: the same DID is already requested at orders[0].dids[{}] (duplicate)",
+                    n0 - 2
+                ),
+                "orders[1].dids[2]: the same DID is already requested at orders[0].dids[0] (duplicate)"
+                    .to_owned(),
+                "orders[1].dids[3]: unexpected character 'x' at position 1; a phone has digits and the separators ( ) - . and spaces (invalid_format)"
+                    .to_owned(),
+            ],
+            "with {extra} more DIDs"
+        );
+
+        // The domain's own check on one order, same rules and places.
+        let mut ok = raw.clone();
+        ok.orders[1].dids.clear();
+        ok.orders[0].dids.pop();
+        let order = ok.validate(&cfg.catalog).unwrap().orders[0].clone();
+        let mut fields: ServiceOrderFields = order.into_fields();
+        let last = fields.dids.len() - 1;
+        fields.dids.push(fields.dids[last]);
+        fields.dids.push(fields.dids[0]);
+        let got: Vec<String> = ServiceOrder::new(fields)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "dids[{}]: the same DID is already requested at dids[{last}] (duplicate)",
+                    last + 1
+                ),
+                format!(
+                    "dids[{}]: the same DID is already requested at dids[0] (duplicate)",
+                    last + 2
+                ),
+            ],
+            "with {extra} more DIDs"
+        );
+    }
+}
+
 #[test]
 fn lenient_input_forms() {
     let raw: RawProposal = serde_json::from_str(

@@ -25,15 +25,22 @@
 //! in one text field are split on commas, semicolons and line breaks, and on whitespace only
 //! between complete numbers (`11 3456-7000` is one DID, `11 4003-2001 11 4003-2002` two). Document-level DIDs go to
 //! the first order whose item has no DIDs field of its own `[inferred]`.
+//!
+//! The proposal source maps a fetched document by value ([`sourced_owned`]): its text moves
+//! into the raw shape. Field-source paths are mostly fixed names, borrowed rather than written
+//! per proposal (those of the first orders are written once per process).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sig_core::config::Catalog;
-use sig_core::ports::{SourceKey, SourcedProposal};
+use sig_core::ports::{FieldSource, SourceKey, SourcedProposal};
 use sig_core::raw::{RawAddress, RawCustomer, RawOrder, RawProposal, RawSeller};
 use sig_core::{Code, Problems, Proposal};
 
-use crate::wire::{Document, ProposalDocument, ProposalRef, TIMESTAMP_FORMAT};
+use crate::wire::{Customer, Document, LegalCode, ProductItem, ProposalDocument, ProposalRef};
 
 /// A mapped proposal: the raw shape, where each field came from, and the problems found
 /// while mapping (a custom field of the wrong type, a value that overflows).
@@ -42,18 +49,22 @@ pub struct Mapped {
     /// The unvalidated proposal.
     pub raw: RawProposal,
     /// (domain field prefix, DocSales field), most specific first.
-    pub field_sources: Vec<(String, String)>,
+    pub field_sources: Vec<FieldSource>,
     /// Problems found while mapping, already traced to their DocSales field.
     pub mapping_problems: Problems,
 }
 
 struct Builder {
-    sources: Vec<(String, String)>,
+    sources: Vec<FieldSource>,
     problems: Problems,
 }
 
 impl Builder {
-    fn src(&mut self, domain: impl Into<String>, docsales: impl Into<String>) {
+    fn src(
+        &mut self,
+        domain: impl Into<Cow<'static, str>>,
+        docsales: impl Into<Cow<'static, str>>,
+    ) {
         self.sources.push((domain.into(), docsales.into()));
     }
 
@@ -63,16 +74,126 @@ impl Builder {
     }
 }
 
+/// `a` followed by `b`, in one allocation.
+fn cat(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len());
+    s.push_str(a);
+    s.push_str(b);
+    s
+}
+
+/// The fixed paths of order `i` and the item it maps (`orders[1].product` ←
+/// `products[1].code`, …).
+struct ItemPaths {
+    order: String,
+    item: String,
+    product: String,
+    code: String,
+    quantity: String,
+    item_quantity: String,
+    start_date: String,
+    billing_day: String,
+    monthly_value: String,
+    total_value: String,
+    unit_value: String,
+    area_code: String,
+    dids: String,
+}
+
+impl ItemPaths {
+    fn new(i: usize) -> Self {
+        let order = format!("orders[{i}]");
+        let item = format!("products[{i}]");
+        ItemPaths {
+            product: cat(&order, ".product"),
+            code: cat(&item, ".code"),
+            quantity: cat(&order, ".quantity"),
+            item_quantity: cat(&item, ".quantity"),
+            start_date: cat(&order, ".start_date"),
+            billing_day: cat(&order, ".billing_day"),
+            monthly_value: cat(&order, ".monthly_value"),
+            total_value: cat(&item, ".total_value"),
+            unit_value: cat(&item, ".unit_value"),
+            area_code: cat(&order, ".area_code"),
+            dids: cat(&order, ".dids"),
+            order,
+            item,
+        }
+    }
+}
+
+/// How many orders' paths are written once per process rather than per proposal.
+const SHARED_ITEM_PATHS: usize = 32;
+
+/// The paths of the first orders, shared by every proposal mapped (they are the same text
+/// each time; writing them per proposal was most of the mapping's allocations).
+static ITEM_PATHS: LazyLock<Vec<ItemPaths>> =
+    LazyLock::new(|| (0..SHARED_ITEM_PATHS).map(ItemPaths::new).collect());
+
+/// Order `i`'s paths: shared for the first orders, written out for the rest.
+enum Paths {
+    Shared(&'static ItemPaths),
+    Own(Box<ItemPaths>),
+}
+
+impl Paths {
+    fn of(i: usize) -> Self {
+        match ITEM_PATHS.get(i) {
+            Some(p) => Paths::Shared(p),
+            None => Paths::Own(Box::new(ItemPaths::new(i))),
+        }
+    }
+
+    /// One path, borrowed when shared.
+    fn get(&self, which: fn(&ItemPaths) -> &String) -> Cow<'static, str> {
+        match self {
+            Paths::Shared(p) => Cow::Borrowed(which(p).as_str()),
+            Paths::Own(p) => Cow::Owned(which(p).clone()),
+        }
+    }
+
+    fn item(&self) -> &str {
+        match self {
+            Paths::Shared(p) => &p.item,
+            Paths::Own(p) => &p.item,
+        }
+    }
+}
+
 /// Map a document into sig-core's raw shape through the catalog's custom field names.
+///
+/// The document is left as it is; [`map_owned`] (the pipeline's path) takes it instead, so its
+/// text moves into the raw shape rather than being copied.
 pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
+    // Only the parts the mapping reads (not the account nor top-level extras).
+    map_owned(
+        ProposalDocument {
+            document: doc.document.clone(),
+            account: None,
+            document_owner: doc.document_owner.clone(),
+            customer: doc.customer.clone(),
+            products: doc.products.clone(),
+            extra: Default::default(),
+        },
+        catalog,
+    )
+}
+
+/// [`map_proposal`], taking the document.
+pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
+    let ProposalDocument {
+        document,
+        document_owner,
+        customer,
+        products,
+        ..
+    } = doc;
     let mut b = Builder {
-        sources: Vec::new(),
+        sources: Vec::with_capacity(40 + 10 * products.len()),
         problems: Problems::new(),
     };
-    let empty_doc = Document::default();
-    let d = doc.document.as_ref().unwrap_or(&empty_doc);
+    let mut d = document.unwrap_or_default();
 
-    let id = d.reference().map(|r| r.as_segment());
     b.src(
         "id",
         if d.id.is_some() || d.external_uuid.is_none() {
@@ -81,16 +202,21 @@ pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
             "document.external_uuid"
         },
     );
+    // The reference's path segment: the id, else the external uuid.
+    let id = match d.id {
+        Some(n) => Some(n.to_string()),
+        None => d.external_uuid.take(),
+    };
     b.src("created_at", "document.created_at");
     b.src("updated_at", "document.updated_at");
 
-    let customer = map_customer(doc, d, &mut b);
-    let orders = map_orders(doc, d, catalog, &mut b);
+    let customer = map_customer(customer, &mut d, &mut b);
+    let orders = map_orders(products, &d, catalog, &mut b);
     b.src("orders", "products");
 
-    let seller = doc.document_owner.as_ref().map(|o| RawSeller {
-        name: o.name.clone(),
-        email: o.email.clone(),
+    let seller = document_owner.map(|o| RawSeller {
+        name: o.name,
+        email: o.email,
     });
     b.src("seller.name", "document_owner.name");
     b.src("seller.email", "document_owner.email");
@@ -98,13 +224,13 @@ pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
 
     let raw = RawProposal {
         id,
-        code: d.code.clone(),
+        code: d.code.take(),
         status: d.status.as_ref().map(|s| s.as_str().to_owned()),
         customer,
         orders,
         seller,
-        created_at: d.created_at.map(|t| t.format(TIMESTAMP_FORMAT).to_string()),
-        updated_at: d.updated_at.map(|t| t.format(TIMESTAMP_FORMAT).to_string()),
+        created_at: d.created_at.as_ref().map(sig_core::raw::format_timestamp),
+        updated_at: d.updated_at.as_ref().map(sig_core::raw::format_timestamp),
     };
     Mapped {
         raw,
@@ -113,8 +239,8 @@ pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
     }
 }
 
-fn map_customer(doc: &ProposalDocument, d: &Document, b: &mut Builder) -> RawCustomer {
-    let Some(c) = doc.customer.as_ref() else {
+fn map_customer(customer: Option<Customer>, d: &mut Document, b: &mut Builder) -> RawCustomer {
+    let Some(c) = customer else {
         b.src("customer", "customer");
         return RawCustomer::default();
     };
@@ -123,54 +249,42 @@ fn map_customer(doc: &ProposalDocument, d: &Document, b: &mut Builder) -> RawCus
     b.src("customer.trade_name", "customer.DBA");
     b.src("customer.state_registration", "customer.legal_code2");
     for (domain, docsales) in [
-        ("street", "address"),
-        ("number", "number"),
-        ("complement", "complement"),
-        ("district", "district"),
-        ("city", "city"),
-        ("uf", "state"),
-        ("cep", "postal_code"),
+        ("customer.address.street", "customer.address"),
+        ("customer.address.number", "customer.number"),
+        ("customer.address.complement", "customer.complement"),
+        ("customer.address.district", "customer.district"),
+        ("customer.address.city", "customer.city"),
+        ("customer.address.uf", "customer.state"),
+        ("customer.address.cep", "customer.postal_code"),
     ] {
-        b.src(
-            format!("customer.address.{domain}"),
-            format!("customer.{docsales}"),
-        );
+        b.src(domain, docsales);
     }
 
-    let contact_name = match &c.contact_name {
+    let contact_name = match c.contact_name {
         Some(n) => {
             b.src("customer.contact_name", "customer.contact_name");
-            Some(n.clone())
+            Some(n)
         }
         None => {
             b.src("customer.contact_name", "document.contact_name");
-            d.contact_name.clone()
+            d.contact_name.take()
         }
     };
 
     // E-mails, main first; exact repeats dropped (DocSales often repeats the contact).
-    let mut emails: Vec<String> = Vec::new();
-    let mut email_sources: Vec<&str> = Vec::new();
-    let candidates = [
-        (c.contact_email.as_ref(), "customer.contact_email"),
-        (c.financial_email.as_ref(), "customer.financial_email"),
-    ];
-    for (v, src) in candidates {
-        push_unique(&mut emails, &mut email_sources, v, src, |s| {
-            s.trim().to_ascii_lowercase()
-        });
+    let same_email = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    const EMAIL_PATHS: [&str; 2] = ["customer.emails[0]", "customer.emails[1]"];
+    let mut emails: Vec<String> = Vec::with_capacity(2);
+    for (v, src) in [
+        (c.contact_email, "customer.contact_email"),
+        (c.financial_email, "customer.financial_email"),
+    ] {
+        if push_unique(&mut emails, v, same_email) {
+            b.src(EMAIL_PATHS[emails.len() - 1], src);
+        }
     }
-    if emails.is_empty() {
-        push_unique(
-            &mut emails,
-            &mut email_sources,
-            d.contact_email.as_ref(),
-            "document.contact_email",
-            |s| s.trim().to_ascii_lowercase(),
-        );
-    }
-    for (i, src) in email_sources.iter().enumerate() {
-        b.src(format!("customer.emails[{i}]"), *src);
+    if emails.is_empty() && push_unique(&mut emails, d.contact_email.take(), same_email) {
+        b.src(EMAIL_PATHS[0], "document.contact_email");
     }
     b.src(
         "customer.emails",
@@ -178,24 +292,20 @@ fn map_customer(doc: &ProposalDocument, d: &Document, b: &mut Builder) -> RawCus
     );
 
     // Phones, main first; repeats (same digits) dropped: WhatsApp is often the main phone.
-    let mut phones: Vec<String> = Vec::new();
-    let mut phone_sources: Vec<&str> = Vec::new();
+    const PHONE_PATHS: [&str; 3] = [
+        "customer.phones[0]",
+        "customer.phones[1]",
+        "customer.phones[2]",
+    ];
+    let mut phones: Vec<String> = Vec::with_capacity(3);
     for (v, src) in [
-        (c.phone1.as_ref(), "customer.phone1"),
-        (c.phone2.as_ref(), "customer.phone2"),
-        (c.whatsapp_number.as_ref(), "customer.whatsapp_number"),
+        (c.phone1, "customer.phone1"),
+        (c.phone2, "customer.phone2"),
+        (c.whatsapp_number, "customer.whatsapp_number"),
     ] {
-        push_unique(&mut phones, &mut phone_sources, v, src, |s| {
-            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-            digits
-                .strip_prefix("55")
-                .filter(|r| r.len() >= 10)
-                .map(str::to_owned)
-                .unwrap_or(digits)
-        });
-    }
-    for (i, src) in phone_sources.iter().enumerate() {
-        b.src(format!("customer.phones[{i}]"), *src);
+        if push_unique(&mut phones, v, same_phone) {
+            b.src(PHONE_PATHS[phones.len() - 1], src);
+        }
     }
     b.src(
         "customer.phones",
@@ -204,139 +314,177 @@ fn map_customer(doc: &ProposalDocument, d: &Document, b: &mut Builder) -> RawCus
     b.src("customer", "customer");
 
     RawCustomer {
-        tax_id: c.legal_code.as_ref().map(|l| l.as_str().to_owned()),
-        legal_name: c.name.clone(),
-        trade_name: c.dba.clone(),
+        tax_id: c.legal_code.map(LegalCode::into_string),
+        legal_name: c.name,
+        trade_name: c.dba,
         contact_name,
         emails,
         phones,
         address: RawAddress {
-            street: c.address.clone(),
-            number: c.number.clone(),
-            complement: c.complement.clone(),
-            district: c.district.clone(),
-            city: c.city.clone(),
-            uf: c.state.clone(),
-            cep: c.postal_code.clone(),
+            street: c.address,
+            number: c.number,
+            complement: c.complement,
+            district: c.district,
+            city: c.city,
+            uf: c.state,
+            cep: c.postal_code,
         },
-        state_registration: c.legal_code2.clone(),
+        state_registration: c.legal_code2,
         municipal_registration: None,
     }
 }
 
-fn push_unique<'a>(
+/// The digits of a phone, without a leading `55` country code when what follows is a whole
+/// number (10 digits or more).
+fn phone_digits(s: &str) -> impl Iterator<Item = u8> + '_ {
+    let digits = s.bytes().filter(u8::is_ascii_digit);
+    let n = digits.clone().count();
+    let mut first_two = digits.clone();
+    let country = n >= 12 && first_two.next() == Some(b'5') && first_two.next() == Some(b'5');
+    digits.skip(if country { 2 } else { 0 })
+}
+
+/// Whether two phones have the same digits (country code aside).
+fn same_phone(a: &str, b: &str) -> bool {
+    phone_digits(a).eq(phone_digits(b))
+}
+
+/// Add `value` unless it is absent or the `same` as one already there; whether it was added.
+fn push_unique(
     values: &mut Vec<String>,
-    sources: &mut Vec<&'a str>,
-    value: Option<&String>,
-    source: &'a str,
-    key: impl Fn(&str) -> String,
-) {
-    let Some(v) = value else { return };
-    let k = key(v);
-    if values.iter().any(|existing| key(existing) == k) {
-        return;
+    value: Option<String>,
+    same: impl Fn(&str, &str) -> bool,
+) -> bool {
+    let Some(v) = value else { return false };
+    if values.iter().any(|existing| same(existing, &v)) {
+        return false;
     }
-    values.push(v.clone());
-    sources.push(source);
+    values.push(v);
+    true
 }
 
 fn map_orders(
-    doc: &ProposalDocument,
+    products: Vec<ProductItem>,
     d: &Document,
     catalog: &Catalog,
     b: &mut Builder,
 ) -> Vec<RawOrder> {
     let area_field = catalog.fields.area_code.as_str();
     let dids_field = catalog.fields.dids.as_str();
-    let start_date = d.contract_start.map(|s| s.format("%Y-%m-%d").to_string());
+    let start_date = d.contract_start.map(sig_core::raw::format_date);
     let billing_day = d.due_day.map(|n| n.to_string());
     let mut document_dids_used = false;
 
-    let mut orders = Vec::with_capacity(doc.products.len());
-    for (i, item) in doc.products.iter().enumerate() {
-        let at = format!("orders[{i}]");
-        let src = format!("products[{i}]");
+    let mut orders = Vec::with_capacity(products.len());
+    for (i, mut item) in products.into_iter().enumerate() {
+        let paths = Paths::of(i);
+        let item_field = |name: &str| {
+            let src = paths.item();
+            let mut s = String::with_capacity(src.len() + 1 + name.len());
+            s.push_str(src);
+            s.push('.');
+            s.push_str(name);
+            s
+        };
 
-        b.src(format!("{at}.product"), format!("{src}.code"));
-        b.src(format!("{at}.quantity"), format!("{src}.quantity"));
-        b.src(format!("{at}.start_date"), "document.contract_start");
-        b.src(format!("{at}.billing_day"), "document.due_day");
+        b.src(paths.get(|p| &p.product), paths.get(|p| &p.code));
+        b.src(paths.get(|p| &p.quantity), paths.get(|p| &p.item_quantity));
+        b.src(paths.get(|p| &p.start_date), "document.contract_start");
+        b.src(paths.get(|p| &p.billing_day), "document.due_day");
 
         // Value: the item's total, else unit × quantity (exact decimal arithmetic).
         let monthly_value = match (item.total_value, item.unit_value) {
             (Some(total), _) => {
-                b.src(format!("{at}.monthly_value"), format!("{src}.total_value"));
+                b.src(
+                    paths.get(|p| &p.monthly_value),
+                    paths.get(|p| &p.total_value),
+                );
                 Some(total.normalize().to_string())
             }
             (None, Some(unit)) => {
-                b.src(format!("{at}.monthly_value"), format!("{src}.unit_value"));
+                b.src(
+                    paths.get(|p| &p.monthly_value),
+                    paths.get(|p| &p.unit_value),
+                );
                 match unit.checked_mul(item.quantity.unwrap_or(Decimal::ONE)) {
                     Some(v) => Some(v.normalize().to_string()),
                     None => {
                         b.problem(
-                            format!("{at}.monthly_value"),
+                            paths.get(|p| &p.monthly_value).into_owned(),
                             Code::OutOfRange,
                             "unit value × quantity is too large",
-                            format!("{src}.unit_value"),
+                            paths.get(|p| &p.unit_value).into_owned(),
                         );
                         None
                     }
                 }
             }
             (None, None) => {
-                b.src(format!("{at}.monthly_value"), format!("{src}.total_value"));
+                b.src(
+                    paths.get(|p| &p.monthly_value),
+                    paths.get(|p| &p.total_value),
+                );
                 None
             }
         };
 
         // Area code: on the item, else on the document.
-        let (area_value, area_src) = match item.extra.get(area_field) {
-            Some(v) if !v.is_null() => (Some(v), format!("{src}.{area_field}")),
-            _ => (d.custom.get(area_field), format!("document.{area_field}")),
+        // Taken from the item, unless the catalog reads the DIDs from the same field.
+        let item_area = if area_field == dids_field {
+            item.extra.get(area_field).cloned()
+        } else {
+            item.extra.remove(area_field)
         };
-        b.src(format!("{at}.area_code"), area_src.clone());
+        let (area_value, area_src) = match item_area {
+            Some(v) if !v.is_null() => (Some(v), item_field(area_field)),
+            _ => (
+                d.custom.get(area_field).cloned(),
+                cat("document.", area_field),
+            ),
+        };
         let area_code = match area_value.map(scalar_text) {
             None | Some(Ok(None)) => None,
             Some(Ok(Some(s))) => Some(s),
             Some(Err(())) => {
                 b.problem(
-                    format!("{at}.area_code"),
+                    paths.get(|p| &p.area_code).into_owned(),
                     Code::InvalidFormat,
                     "the area code field holds a list or an object, not text",
-                    area_src,
+                    area_src.clone(),
                 );
                 None
             }
         };
+        b.src(paths.get(|p| &p.area_code), area_src);
 
         // DIDs: on the item, else the document's (given to one order only).
         let (dids_value, dids_src) = match item.extra.get(dids_field) {
-            Some(v) if !v.is_null() => (Some(v), format!("{src}.{dids_field}")),
+            Some(v) if !v.is_null() => (Some(v), item_field(dids_field)),
             _ if !document_dids_used => {
                 let v = d.custom.get(dids_field).filter(|v| !v.is_null());
                 document_dids_used |= v.is_some();
-                (v, format!("document.{dids_field}"))
+                (v, cat("document.", dids_field))
             }
-            _ => (None, format!("document.{dids_field}")),
+            _ => (None, cat("document.", dids_field)),
         };
-        b.src(format!("{at}.dids"), dids_src.clone());
         let dids = match dids_value.map(did_list) {
             None => Vec::new(),
             Some(Ok(list)) => list,
             Some(Err(())) => {
                 b.problem(
-                    format!("{at}.dids"),
+                    paths.get(|p| &p.dids).into_owned(),
                     Code::InvalidFormat,
                     "the DIDs field holds an object or nested lists, not numbers",
-                    dids_src,
+                    dids_src.clone(),
                 );
                 Vec::new()
             }
         };
+        b.src(paths.get(|p| &p.dids), dids_src);
 
-        b.src(at, src);
+        b.src(paths.get(|p| &p.order), paths.get(|p| &p.item));
         orders.push(RawOrder {
-            product: item.code.clone(),
+            product: item.code,
             quantity: item.quantity.map(|q| q.normalize().to_string()),
             sip_lines: None,
             channels: None,
@@ -351,11 +499,11 @@ fn map_orders(
 }
 
 /// A custom value as text: strings (blank is absent) and numbers; `Err` for lists/objects.
-fn scalar_text(v: &Value) -> Result<Option<String>, ()> {
+fn scalar_text(v: Value) -> Result<Option<String>, ()> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
+        Value::String(s) => Ok(Some(s)),
         Value::Number(n) => Ok(Some(n.to_string())),
         Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err(()),
     }
@@ -372,9 +520,16 @@ fn did_list(v: &Value) -> Result<Vec<String>, ()> {
     fn digits(s: &str) -> usize {
         s.bytes().filter(u8::is_ascii_digit).count()
     }
+    fn push(group: &[&str], out: &mut Vec<String>) {
+        match group {
+            [one] => out.push((*one).to_owned()),
+            _ => out.push(group.join(" ")),
+        }
+    }
     fn split(s: &str, out: &mut Vec<String>) {
+        let mut group: Vec<&str> = Vec::new();
         for piece in s.split([',', ';', '\n', '\r']) {
-            let mut group: Vec<&str> = Vec::new();
+            group.clear();
             let mut count = 0;
             let mut tokens = piece
                 .split(|c: char| c.is_ascii_whitespace())
@@ -390,13 +545,13 @@ fn did_list(v: &Value) -> Result<Vec<String>, ()> {
                 let next_completes =
                     count == whole && tokens.peek().is_some_and(|t| digits(t) == 1);
                 if count >= whole && !next_completes {
-                    out.push(group.join(" "));
+                    push(&group, out);
                     group.clear();
                     count = 0;
                 }
             }
             if !group.is_empty() {
-                out.push(group.join(" "));
+                push(&group, out);
             }
         }
     }
@@ -428,7 +583,20 @@ pub fn sourced(
     doc: &ProposalDocument,
     catalog: &Catalog,
 ) -> SourcedProposal {
-    let mut mapped = map_proposal(doc, catalog);
+    into_sourced(account, requested, map_proposal(doc, catalog))
+}
+
+/// [`sourced`], taking the document (what the proposal source does with a fetched one).
+pub fn sourced_owned(
+    account: &str,
+    requested: &ProposalRef,
+    doc: ProposalDocument,
+    catalog: &Catalog,
+) -> SourcedProposal {
+    into_sourced(account, requested, map_owned(doc, catalog))
+}
+
+fn into_sourced(account: &str, requested: &ProposalRef, mut mapped: Mapped) -> SourcedProposal {
     let proposal_id = mapped
         .raw
         .id
@@ -449,7 +617,10 @@ pub fn sourced(
 }
 
 /// Fill `source_field` on every problem the field sources can trace (most specific first).
-pub fn trace(problems: &mut Problems, field_sources: &[(String, String)]) {
+pub fn trace(problems: &mut Problems, field_sources: &[FieldSource]) {
+    if problems.is_empty() {
+        return;
+    }
     for (domain, source) in field_sources {
         problems.trace_source(domain, source);
     }

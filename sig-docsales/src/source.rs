@@ -56,10 +56,10 @@ impl ProposalSource for DocSalesSource {
             .get_proposal(&reference)
             .await
             .map_err(|e| e.into_upstream(Some(reference.as_segment())))?;
-        Ok(mapping::sourced(
+        Ok(mapping::sourced_owned(
             self.account(),
             &reference,
-            &doc,
+            doc,
             &self.catalog,
         ))
     }

@@ -11,12 +11,18 @@
 //! Every rejection names the JSON path of the offending value ([`DecodeError::path`]) and
 //! never quotes the value itself (it may be personal data).
 //!
+//! The proposal document is on the hot path (every webhook and fetch), so its objects are read
+//! in one pass by hand-written visitors ([`de`]) rather than `#[serde(flatten)]`, and
+//! [`decode_proposal`] tracks JSON paths only when a body fails. The old serde-derive decoder
+//! is kept in the tests as an oracle: both accept and reject exactly the same bodies.
+//!
 //! Shapes marked `[inferred]` are not in any DocSales documentation (see
 //! `OPEN-QUESTIONS.md`): the `products` item array and its value fields, `document.id` and
 //! `document.external_uuid` in the webhook body, the listing envelopes and the write bodies.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -27,7 +33,7 @@ use serde_json::Value;
 use sig_core::ProposalStatus;
 
 /// DocSales' timestamp form: `2022-07-11 16:01:55 -0300` (not RFC 3339).
-pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S %z";
+pub const TIMESTAMP_FORMAT: &str = sig_core::raw::TIMESTAMP_FORMAT;
 
 /// The most characters an external uuid or other reference may have.
 const MAX_REF_LEN: usize = 64;
@@ -73,7 +79,7 @@ impl FromStr for ProposalRef {
     /// All digits: an internal id; otherwise an external uuid (letters, digits, `-`, `_`, at
     /// most 64). Nothing else is accepted, so a reference is always safe in a URL path.
     fn from_str(s: &str) -> Result<Self, InvalidRef> {
-        let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+        let t = s.trim_ascii();
         if t.is_empty() {
             return Err(InvalidRef("a proposal id is required"));
         }
@@ -121,6 +127,11 @@ impl LegalCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The text, taken.
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Debug for LegalCode {
@@ -133,7 +144,7 @@ impl fmt::Debug for LegalCode {
 impl FromStr for LegalCode {
     type Err = InvalidRef;
     fn from_str(s: &str) -> Result<Self, InvalidRef> {
-        let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+        let t = s.trim_ascii();
         if t.is_empty() {
             return Err(InvalidRef("a CPF/CNPJ is required"));
         }
@@ -202,37 +213,147 @@ impl Serialize for CustomerType {
 // ---------------------------------------------------------------------------------------------
 
 /// The field readers, public so the sandbox and tests can reuse them.
+///
+/// Each reads one JSON value in a single pass (no [`Value`] in between, strings borrowed from
+/// the body where it has no escapes) and only then judges it, so a rejection is raised — and
+/// positioned by serde_json — exactly where a reader that first built a [`Value`] raised it.
 pub mod de {
+    use std::borrow::Cow;
+
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
     use super::*;
 
     fn blank(s: &str) -> bool {
         s.bytes().all(|b| b.is_ascii_whitespace())
     }
 
-    fn kind(v: &Value) -> &'static str {
-        match v {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "text",
-            Value::Array(_) => "a list",
-            Value::Object(_) => "an object",
+    /// One JSON value as a reader sees it: scalars kept (text borrowed when the body allows),
+    /// lists and objects read through and dropped, since every reader refuses them.
+    pub(crate) enum Scalar<'de> {
+        Null,
+        Bool(bool),
+        Number(serde_json::Number),
+        Text(Cow<'de, str>),
+        List,
+        Object,
+    }
+
+    impl Scalar<'_> {
+        fn kind(&self) -> &'static str {
+            match self {
+                Scalar::Null => "null",
+                Scalar::Bool(_) => "a boolean",
+                Scalar::Number(_) => "a number",
+                Scalar::Text(_) => "text",
+                Scalar::List => "a list",
+                Scalar::Object => "an object",
+            }
+        }
+
+        /// Null or blank text.
+        fn is_absent(&self) -> bool {
+            match self {
+                Scalar::Null => true,
+                Scalar::Text(s) => blank(s),
+                _ => false,
+            }
         }
     }
 
-    fn wrong<E: serde::de::Error>(expected: &str, got: &Value) -> E {
-        E::custom(format!("expected {expected}, got {}", kind(got)))
+    fn wrong<E: serde::de::Error>(expected: &str, got: &Scalar<'_>) -> E {
+        E::custom(format_args!("expected {expected}, got {}", got.kind()))
+    }
+
+    struct ScalarVisitor;
+
+    impl<'de> Visitor<'de> for ScalarVisitor {
+        type Value = Scalar<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Number(v.into()))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Number(v.into()))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
+            // As `Value` reads it: a non-finite float (never produced by JSON) is null.
+            Ok(serde_json::Number::from_f64(v).map_or(Scalar::Null, Scalar::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Text(Cow::Owned(v.to_owned())))
+        }
+
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Text(Cow::Borrowed(v)))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Text(Cow::Owned(v)))
+        }
+
+        fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Null)
+        }
+
+        fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Null)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
+            // Read through as `Value` would (same depth limit, same error paths).
+            Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(Scalar::List)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
+            Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            Ok(Scalar::Object)
+        }
+    }
+
+    /// Read one value of any JSON type.
+    pub(crate) fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+
+    /// The text of a present string (trimmed of ASCII whitespace), or a number's JSON form.
+    fn trimmed_text<'a>(v: &'a Scalar<'_>, buf: &'a mut String) -> Option<&'a str> {
+        match v {
+            Scalar::Text(s) => Some(s.trim_ascii()),
+            Scalar::Number(n) => {
+                use std::fmt::Write as _;
+                let _ = write!(buf, "{n}");
+                Some(buf.as_str())
+            }
+            _ => None,
+        }
     }
 
     /// Text: strings as they are, numbers and booleans in JSON form; `null` and blank strings
     /// are absent; lists and objects are refused.
     pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => Ok(Some(s)),
-            Value::Number(n) => Ok(Some(n.to_string())),
-            Value::Bool(b) => Ok(Some(b.to_string())),
+        let v = scalar(d)?;
+        match v {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => Ok(Some(s.into_owned())),
+            Scalar::Number(n) => Ok(Some(n.to_string())),
+            Scalar::Bool(b) => Ok(Some(b.to_string())),
             other => Err(wrong("text", &other)),
         }
     }
@@ -240,15 +361,15 @@ pub mod de {
     /// A whole number ≥ 0 that fits `u32`, as a number or as text (`"12"`, `"12.0"`); `null`
     /// and blank are absent.
     pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        let v = Value::deserialize(d)?;
-        let text = match &v {
-            Value::Null => return Ok(None),
-            Value::String(s) if blank(s) => return Ok(None),
-            Value::String(s) => s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned(),
-            Value::Number(n) => n.to_string(),
-            other => return Err(wrong("a whole number", other)),
+        let v = scalar(d)?;
+        if v.is_absent() {
+            return Ok(None);
+        }
+        let mut buf = String::new();
+        let Some(text) = trimmed_text(&v, &mut buf) else {
+            return Err(wrong("a whole number", &v));
         };
-        let t = text.strip_suffix(".0").unwrap_or(&text);
+        let t = text.strip_suffix(".0").unwrap_or(text);
         if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
             return Err(D::Error::custom("expected a whole number of 0 or more"));
         }
@@ -259,21 +380,21 @@ pub mod de {
 
     /// A boolean: `true`/`false`, `1`/`0`, or those as text; `null` and blank are absent.
     pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        let v = Value::deserialize(d)?;
+        let v = scalar(d)?;
         match &v {
-            Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(*b)),
-            Value::String(s) if blank(s) => Ok(None),
-            Value::String(s) => match s
-                .trim_matches(|c: char| c.is_ascii_whitespace())
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" => Ok(Some(false)),
-                _ => Err(D::Error::custom("expected true or false")),
-            },
-            Value::Number(n) => match n.as_u64() {
+            v if v.is_absent() => Ok(None),
+            Scalar::Bool(b) => Ok(Some(*b)),
+            Scalar::Text(s) => {
+                let t = s.trim_ascii();
+                if t.eq_ignore_ascii_case("true") || t == "1" {
+                    Ok(Some(true))
+                } else if t.eq_ignore_ascii_case("false") || t == "0" {
+                    Ok(Some(false))
+                } else {
+                    Err(D::Error::custom("expected true or false"))
+                }
+            }
+            Scalar::Number(n) => match n.as_u64() {
                 Some(1) => Ok(Some(true)),
                 Some(0) => Ok(Some(false)),
                 _ => Err(D::Error::custom("expected true or false")),
@@ -284,10 +405,9 @@ pub mod de {
 
     /// A date: `YYYY-MM-DD` (DocSales) or `DD/MM/YYYY`; `null` and blank are absent.
     pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => sig_core::raw::parse_date(&s)
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => sig_core::raw::parse_date(&s)
                 .map(Some)
                 .map_err(|e| D::Error::custom(e.message)),
             other => Err(wrong("a date as text", &other)),
@@ -298,10 +418,9 @@ pub mod de {
     pub fn timestamp<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => sig_core::raw::parse_timestamp(&s)
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => sig_core::raw::parse_timestamp(&s)
                 .map(Some)
                 .map_err(|e| D::Error::custom(e.message)),
             other => Err(wrong("a timestamp as text", &other)),
@@ -313,17 +432,16 @@ pub mod de {
     /// separators and thousands separators are refused (ambiguous). `null` and blank are
     /// absent.
     pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        let v = Value::deserialize(d)?;
-        let text = match &v {
-            Value::Null => return Ok(None),
-            Value::String(s) if blank(s) => return Ok(None),
-            Value::String(s) => s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned(),
-            Value::Number(n) => n.to_string(),
-            other => return Err(wrong("a decimal number", other)),
+        let v = scalar(d)?;
+        if v.is_absent() {
+            return Ok(None);
+        }
+        let mut buf = String::new();
+        let Some(text) = trimmed_text(&v, &mut buf) else {
+            return Err(wrong("a decimal number", &v));
         };
-        parse_decimal(&text).map(Some).map_err(D::Error::custom)
+        parse_decimal(text).map(Some).map_err(D::Error::custom)
     }
-
     /// Parse `-?digits(.digits)?` (or a JSON number's exponent form) into a [`Decimal`].
     pub fn parse_decimal(t: &str) -> Result<Decimal, &'static str> {
         let plain = {
@@ -353,34 +471,32 @@ pub mod de {
 
     /// A strict id: a positive whole number, as a JSON number or as text of digits.
     pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        let v = Value::deserialize(d)?;
-        match &v {
-            Value::Null => Ok(None),
-            Value::Number(n) => match n.as_u64() {
+        match scalar(d)? {
+            Scalar::Null => Ok(None),
+            Scalar::Number(n) => match n.as_u64() {
                 Some(0) | None => Err(D::Error::custom(
                     "an id is a positive whole number that fits 64 bits",
                 )),
                 Some(n) => Ok(Some(n)),
             },
-            Value::String(s) if blank(s) => Ok(None),
-            Value::String(s) => {
-                let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+            Scalar::Text(s) if blank(&s) => Ok(None),
+            Scalar::Text(s) => {
+                let t = s.trim_ascii();
                 if !t.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(D::Error::custom("an id is a positive whole number"));
                 }
                 parse_id(t).map(Some).map_err(D::Error::custom)
             }
-            other => Err(wrong("a positive whole number", other)),
+            other => Err(wrong("a positive whole number", &other)),
         }
     }
 
     /// A strict reference (`external_uuid`): text of letters, digits, `-` and `_`, at most 64.
     pub fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => {
-                let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => {
+                let t = s.trim_ascii();
                 check_ref(t).map_err(D::Error::custom)?;
                 Ok(Some(t.to_owned()))
             }
@@ -390,11 +506,10 @@ pub mod de {
 
     /// A strict CPF/CNPJ: text only (a number would have lost its leading zeros).
     pub fn legal_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LegalCode>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => s.parse().map(Some).map_err(D::Error::custom),
-            Value::Number(_) => Err(D::Error::custom(
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => s.parse().map(Some).map_err(D::Error::custom),
+            Scalar::Number(_) => Err(D::Error::custom(
                 "a CPF/CNPJ must be sent as text: as a number it loses its leading zeros",
             )),
             other => Err(wrong("a CPF/CNPJ as text", &other)),
@@ -403,13 +518,12 @@ pub mod de {
 
     /// A strict status: text; unknown values kept; `null` and blank are absent.
     pub fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ProposalStatus>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) if s.len() > 64 => {
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) if s.len() > 64 => {
                 Err(D::Error::custom("a status has at most 64 characters"))
             }
-            Value::String(s) => Ok(Some(ProposalStatus::parse(&s))),
+            Scalar::Text(s) => Ok(Some(ProposalStatus::parse(&s))),
             other => Err(wrong("a status as text", &other)),
         }
     }
@@ -418,12 +532,9 @@ pub mod de {
     pub fn customer_type<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<CustomerType>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) if blank(&s) => Ok(None),
-            Value::String(s) => Ok(Some(CustomerType::parse(
-                s.trim_matches(|c: char| c.is_ascii_whitespace()),
-            ))),
+        match scalar(d)? {
+            v if v.is_absent() => Ok(None),
+            Scalar::Text(s) => Ok(Some(CustomerType::parse(s.trim_ascii()))),
             other => Err(wrong("a customer type as text", &other)),
         }
     }
@@ -439,6 +550,147 @@ pub mod de {
     ) -> Result<Option<T>, D::Error> {
         Option::<T>::deserialize(d)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // The wire objects' own readers: one pass over the object, known keys routed to their
+    // reader, every other key kept in the object's map. They drive serde exactly as
+    // `#[derive(Deserialize)]` with `#[serde(default)]` and a `#[serde(flatten)]` map did (a
+    // map only, `duplicate field` for a known key given twice, the last of a repeated unknown
+    // key kept), without buffering the object into serde's `Content` first.
+    // -----------------------------------------------------------------------------------------
+
+    /// A key, borrowed from the body unless it had escapes.
+    pub(crate) struct Key;
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("field identifier")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+
+    /// Seeds for `next_value_seed` that call a reader.
+    macro_rules! seeds {
+        ($($seed:ident => $reader:ident: $out:ty),* $(,)?) => {$(
+            pub(crate) struct $seed;
+
+            impl<'de> DeserializeSeed<'de> for $seed {
+                type Value = $out;
+                fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$out, D::Error> {
+                    $reader(d)
+                }
+            }
+        )*};
+    }
+
+    seeds! {
+        Text => text: Option<String>,
+        Count => count: Option<u32>,
+        Flag => flag: Option<bool>,
+        Date => date: Option<NaiveDate>,
+        Timestamp => timestamp: Option<DateTime<FixedOffset>>,
+        Dec => decimal: Option<Decimal>,
+        Id => id: Option<u64>,
+        Reference => reference: Option<String>,
+        Legal => legal_code: Option<LegalCode>,
+        Status => status: Option<ProposalStatus>,
+        Kind => customer_type: Option<CustomerType>,
+    }
+
+    /// [`object`] as a seed.
+    pub(crate) struct ObjectOf<T>(pub(crate) std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ObjectOf<T> {
+        type Value = Option<T>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            object(d)
+        }
+    }
+
+    /// [`list`] as a seed.
+    pub(crate) struct ListOf<T>(pub(crate) std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListOf<T> {
+        type Value = Vec<T>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+            list(d)
+        }
+    }
+
+    /// A value kept as received (`Option<Value>`: `null` is absent).
+    pub(crate) struct Kept;
+
+    impl<'de> DeserializeSeed<'de> for Kept {
+        type Value = Option<Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+            Option::<Value>::deserialize(d)
+        }
+    }
+}
+
+/// `Deserialize` for a wire object: the struct's name for messages, the map that keeps every
+/// other key, and each known key with the field it fills and the seed that reads it.
+macro_rules! wire_object {
+    (
+        $ty:ident, $expecting:literal, others: $others:ident,
+        { $($key:literal => $field:ident: $seed:expr),* $(,)? }
+    ) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$ty, A::Error> {
+                        let mut out = $ty::default();
+                        $(let mut $field = false;)*
+                        while let Some(key) = map.next_key_seed(de::Key)? {
+                            match &*key {
+                                $($key => {
+                                    if $field {
+                                        return Err(A::Error::duplicate_field($key));
+                                    }
+                                    $field = true;
+                                    out.$field = map.next_value_seed($seed)?;
+                                })*
+                                _ => {
+                                    let value: Value = map.next_value()?;
+                                    out.$others.insert(key.into_owned(), value);
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+
+                d.deserialize_map(V)
+            }
+        }
+    };
 }
 
 mod ser {
@@ -450,7 +702,7 @@ mod ser {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match v {
-            Some(t) => s.serialize_str(&t.format(TIMESTAMP_FORMAT).to_string()),
+            Some(t) => s.serialize_str(&sig_core::raw::format_timestamp(t)),
             None => s.serialize_none(),
         }
     }
@@ -462,35 +714,22 @@ mod ser {
 
 /// One DocSales proposal as a whole: the webhook body, and `[inferred]` the body of
 /// `GET /api/v1/proposals/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProposalDocument {
     /// The sales document.
-    #[serde(
-        deserialize_with = "de::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
     /// The DocSales tenant (the seller's company).
-    #[serde(
-        deserialize_with = "de::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<Account>,
     /// The user who owns the document (the salesperson).
-    #[serde(
-        deserialize_with = "de::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_owner: Option<DocumentOwner>,
     /// The customer.
-    #[serde(
-        deserialize_with = "de::object",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<Customer>,
     /// The items sold `[inferred]`: name and shape unconfirmed.
-    #[serde(deserialize_with = "de::list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub products: Vec<ProductItem>,
     /// Every other top-level field, kept as received.
     #[serde(flatten)]
@@ -498,85 +737,67 @@ pub struct ProposalDocument {
 }
 
 /// The `document` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Document {
     /// Internal id (the number in `/proposals/44073/edit`) `[inferred]` in the webhook body.
-    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// The uuid DocSales generates for API-created documents `[inferred]` in this object.
-    #[serde(
-        deserialize_with = "de::reference",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_uuid: Option<String>,
     /// Human code (`DS-00319`), returned in webhooks.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Status (`sent`, `approved`, …; unknown values kept).
-    #[serde(
-        deserialize_with = "de::status",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ProposalStatus>,
     /// Created.
     #[serde(
-        deserialize_with = "de::timestamp",
         serialize_with = "ser::timestamp",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_at: Option<DateTime<FixedOffset>>,
     /// Last changed.
     #[serde(
-        deserialize_with = "de::timestamp",
         serialize_with = "ser::timestamp",
         skip_serializing_if = "Option::is_none"
     )]
     pub updated_at: Option<DateTime<FixedOffset>>,
     /// Expiry date.
-    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_date: Option<NaiveDate>,
     /// Contract start.
-    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contract_start: Option<NaiveDate>,
     /// Contract end.
-    #[serde(deserialize_with = "de::date", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contract_end: Option<NaiveDate>,
     /// Contract length in months.
-    #[serde(
-        deserialize_with = "de::count",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contract_months: Option<u32>,
     /// Number of instalments.
-    #[serde(
-        deserialize_with = "de::count",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parcels_count: Option<u32>,
     /// Billing (due) day of the month.
-    #[serde(
-        deserialize_with = "de::count",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub due_day: Option<u32>,
     /// Contact person.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_name: Option<String>,
     /// Contact role.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_role: Option<String>,
     /// Contact e-mail.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
     /// CRM deal id.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deal_id: Option<String>,
     /// CRM deal name.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deal_name: Option<String>,
     /// CRM deal owner.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deal_user_id: Option<String>,
     /// CRM data, kept as received.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -585,7 +806,7 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deal_pipeline: Option<Value>,
     /// Whether pages are initialled.
-    #[serde(deserialize_with = "de::flag", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_initial: Option<bool>,
     /// `custom_*` fields and every other field, kept as received.
     #[serde(flatten)]
@@ -607,40 +828,39 @@ impl Document {
 }
 
 /// The `account` object: the DocSales tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[allow(missing_docs)] // field names are DocSales' own (reference §2.1)
 pub struct Account {
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Masked CNPJ of the tenant.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_number: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address1: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address2: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_number: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub legal_code2: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone1: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone2: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub financial_email: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency_iso_code: Option<String>,
     /// Every other field, kept as received.
     #[serde(flatten)]
@@ -648,17 +868,16 @@ pub struct Account {
 }
 
 /// The `document_owner` object: the salesperson.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[allow(missing_docs)] // field names are DocSales' own (reference §2.1)
 pub struct DocumentOwner {
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub whatsapp_number: Option<String>,
     /// Every other field, kept as received.
     #[serde(flatten)]
@@ -666,103 +885,89 @@ pub struct DocumentOwner {
 }
 
 /// The `customer` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Customer {
     /// Internal id (the number in `/customers/48011/edit`) `[inferred]` in this object.
-    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// The customer code (one of the keys `GET /customers/{customer_id}/proposals` takes)
     /// `[inferred]` in this object.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Legal name (or the person's name).
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Trade name (`DBA`, "doing business as").
-    #[serde(
-        rename = "DBA",
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DBA", skip_serializing_if = "Option::is_none")]
     pub dba: Option<String>,
     /// CPF or CNPJ.
-    #[serde(
-        deserialize_with = "de::legal_code",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub legal_code: Option<LegalCode>,
     /// `company` or `person`.
-    #[serde(
-        deserialize_with = "de::customer_type",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_type: Option<CustomerType>,
     /// State registration (inscrição estadual) `[inferred]` meaning.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub legal_code2: Option<String>,
     /// CEP.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// Street.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// Street number.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
     /// Complement.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub complement: Option<String>,
     /// District.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
     /// City.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// UF.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Main phone.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone1: Option<String>,
     /// Second phone.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone2: Option<String>,
     /// WhatsApp number.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub whatsapp_number: Option<String>,
     /// Contact person.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_name: Option<String>,
     /// Contact role.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_role: Option<String>,
     /// Contact e-mail.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
     /// Billing e-mail `[inferred]` on the customer (the sample has it on `account`).
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub financial_email: Option<String>,
     /// The uuid DocSales generates for API-created records.
-    #[serde(
-        deserialize_with = "de::reference",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_uuid: Option<String>,
     /// Id in the CRM.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id_crm_customer: Option<String>,
     /// Profession.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profession: Option<String>,
     /// Civil status (`stable_union`, …).
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub civil_status: Option<String>,
     /// Gender (`not_informed`, …).
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     /// Nationality.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
     /// Every other field (`custom_*` included), kept as received.
     #[serde(flatten)]
@@ -771,40 +976,131 @@ pub struct Customer {
 
 /// One item sold `[inferred]`: the smallest plausible shape, to confirm against the account's
 /// swagger file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProductItem {
     /// Item id.
-    #[serde(deserialize_with = "de::id", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// Product/service code (what the catalog maps to a plan).
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Product name.
-    #[serde(deserialize_with = "de::text", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Quantity (may be fractional on the wire; sig-core accepts whole numbers only).
-    #[serde(
-        deserialize_with = "de::decimal",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Decimal>,
     /// Price per unit per month.
-    #[serde(
-        deserialize_with = "de::decimal",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_value: Option<Decimal>,
     /// Total per month for the item.
-    #[serde(
-        deserialize_with = "de::decimal",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_value: Option<Decimal>,
     /// Every other field (per-item `custom_*` included), kept as received.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
+
+// The proposal's objects are read in one pass (see [`de`]): no `#[serde(flatten)]`, which
+// would buffer each object into serde's `Content` and re-read it. Every field above is listed
+// here with its reader; a field missing here would land in the object's map (the oracle test
+// `decoder_matches_the_serde_derive_reference` catches that).
+
+wire_object!(ProposalDocument, "struct ProposalDocument", others: extra, {
+    "document" => document: de::ObjectOf(PhantomData),
+    "account" => account: de::ObjectOf(PhantomData),
+    "document_owner" => document_owner: de::ObjectOf(PhantomData),
+    "customer" => customer: de::ObjectOf(PhantomData),
+    "products" => products: de::ListOf(PhantomData),
+});
+
+wire_object!(Document, "struct Document", others: custom, {
+    "id" => id: de::Id,
+    "external_uuid" => external_uuid: de::Reference,
+    "code" => code: de::Text,
+    "status" => status: de::Status,
+    "created_at" => created_at: de::Timestamp,
+    "updated_at" => updated_at: de::Timestamp,
+    "expiration_date" => expiration_date: de::Date,
+    "contract_start" => contract_start: de::Date,
+    "contract_end" => contract_end: de::Date,
+    "contract_months" => contract_months: de::Count,
+    "parcels_count" => parcels_count: de::Count,
+    "due_day" => due_day: de::Count,
+    "contact_name" => contact_name: de::Text,
+    "contact_role" => contact_role: de::Text,
+    "contact_email" => contact_email: de::Text,
+    "deal_id" => deal_id: de::Text,
+    "deal_name" => deal_name: de::Text,
+    "deal_user_id" => deal_user_id: de::Text,
+    "deal_crm_data" => deal_crm_data: de::Kept,
+    "deal_pipeline" => deal_pipeline: de::Kept,
+    "sign_initial" => sign_initial: de::Flag,
+});
+
+wire_object!(Account, "struct Account", others: extra, {
+    "name" => name: de::Text,
+    "document_number" => document_number: de::Text,
+    "address1" => address1: de::Text,
+    "address2" => address2: de::Text,
+    "address_number" => address_number: de::Text,
+    "district" => district: de::Text,
+    "postal_code" => postal_code: de::Text,
+    "city" => city: de::Text,
+    "state" => state: de::Text,
+    "country" => country: de::Text,
+    "legal_code2" => legal_code2: de::Text,
+    "phone1" => phone1: de::Text,
+    "phone2" => phone2: de::Text,
+    "financial_email" => financial_email: de::Text,
+    "currency_iso_code" => currency_iso_code: de::Text,
+});
+
+wire_object!(DocumentOwner, "struct DocumentOwner", others: extra, {
+    "name" => name: de::Text,
+    "email" => email: de::Text,
+    "phone_number" => phone_number: de::Text,
+    "whatsapp_number" => whatsapp_number: de::Text,
+});
+
+wire_object!(Customer, "struct Customer", others: extra, {
+    "id" => id: de::Id,
+    "code" => code: de::Text,
+    "name" => name: de::Text,
+    "DBA" => dba: de::Text,
+    "legal_code" => legal_code: de::Legal,
+    "customer_type" => customer_type: de::Kind,
+    "legal_code2" => legal_code2: de::Text,
+    "postal_code" => postal_code: de::Text,
+    "address" => address: de::Text,
+    "number" => number: de::Text,
+    "complement" => complement: de::Text,
+    "district" => district: de::Text,
+    "city" => city: de::Text,
+    "state" => state: de::Text,
+    "phone1" => phone1: de::Text,
+    "phone2" => phone2: de::Text,
+    "whatsapp_number" => whatsapp_number: de::Text,
+    "contact_name" => contact_name: de::Text,
+    "contact_role" => contact_role: de::Text,
+    "contact_email" => contact_email: de::Text,
+    "financial_email" => financial_email: de::Text,
+    "external_uuid" => external_uuid: de::Reference,
+    "id_crm_customer" => id_crm_customer: de::Text,
+    "profession" => profession: de::Text,
+    "civil_status" => civil_status: de::Text,
+    "gender" => gender: de::Text,
+    "nationality" => nationality: de::Text,
+});
+
+wire_object!(ProductItem, "struct ProductItem", others: extra, {
+    "id" => id: de::Id,
+    "code" => code: de::Text,
+    "name" => name: de::Text,
+    "quantity" => quantity: de::Dec,
+    "unit_value" => unit_value: de::Dec,
+    "total_value" => total_value: de::Dec,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Other payloads
@@ -1110,7 +1406,20 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// Decode a proposal document (webhook body or proposal detail).
+///
+/// The hot path of intake and fetch: the body is checked to be UTF-8 once (not string by
+/// string) and read once, without recording where the reader is. Only a body that fails is
+/// read again through [`decode`], which names the JSON path of the offending value; both
+/// reads run the same code, so they fail alike.
 pub fn decode_proposal(body: &[u8]) -> Result<ProposalDocument, DecodeError> {
+    if let Ok(text) = std::str::from_utf8(body) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        if let Ok(doc) =
+            ProposalDocument::deserialize(&mut de).and_then(|doc| de.end().map(|()| doc))
+        {
+            return Ok(doc);
+        }
+    }
     decode(body)
 }
 

@@ -56,7 +56,7 @@ fn decode_problem(e: DecodeError) -> Problems {
 /// Decode, map and validate one document's JSON against `catalog`.
 pub fn map_json(json: &[u8], catalog: &Catalog) -> Result<serde_json::Value, Error> {
     let doc = decode_proposal(json).map_err(decode_problem)?;
-    let mapped = sig_docsales::mapping::map_proposal(&doc, catalog);
+    let mapped = sig_docsales::mapping::map_owned(doc, catalog);
     let sourced = SourcedProposal {
         // Not integrated, so not keyed by a DocSales account: the key is unused here.
         key: SourceKey {
