@@ -213,6 +213,15 @@ fn doc_key(s: &str) -> String {
         .collect()
 }
 
+/// Whether `s`, compared as [`doc_key`] would make it, equals the key `key` (without
+/// building the key: list filters compare every record).
+fn doc_eq(s: &str, key: &str) -> bool {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .eq(key.chars())
+}
+
 fn nonempty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -604,34 +613,31 @@ impl Store {
                         && f.codigo_cliente_integracao
                             .as_deref()
                             .is_none_or(|x| c.codigo_cliente_integracao.as_deref() == Some(x))
-                        && want_doc.as_deref().is_none_or(|d| {
-                            c.cnpj_cpf.as_deref().map(doc_key).as_deref() == Some(d)
-                        })
+                        && want_doc
+                            .as_deref()
+                            .is_none_or(|d| c.cnpj_cpf.as_deref().is_some_and(|x| doc_eq(x, d)))
                         && f.estado
                             .as_deref()
                             .is_none_or(|x| c.estado.as_deref() == Some(x))
                 };
                 let per = r.registros_por_pagina.clamp(1, PAGE_CAP);
                 let page = r.pagina.max(1);
-                // Fast path without filters: the records in order.
-                let unfiltered = r.clientesFiltro.is_none();
-                let total = if unfiltered {
-                    self.customers.len()
+                // Without filters the records are paged in order; with filters they are
+                // matched once (the count and the page come from the same pass).
+                let skip = (page - 1) as usize * per as usize;
+                let (total, rows): (usize, Vec<&ClienteCadastro>) = if r.clientesFiltro.is_none() {
+                    let rows = self.customers.values().skip(skip).take(per as usize);
+                    (self.customers.len(), rows.collect())
                 } else {
-                    self.customers.values().filter(matches).count()
+                    let all: Vec<&ClienteCadastro> =
+                        self.customers.values().filter(matches).collect();
+                    let rows = all.iter().skip(skip).take(per as usize).copied();
+                    (all.len(), rows.collect())
                 };
                 let pages = total.div_ceil(per as usize) as u32;
                 if page > pages {
                     return Err(end_of_pages(page));
                 }
-                let skip = (page - 1) as usize * per as usize;
-                let rows: Vec<&ClienteCadastro> = self
-                    .customers
-                    .values()
-                    .filter(matches)
-                    .skip(skip)
-                    .take(per as usize)
-                    .collect();
                 let head = json!({"pagina": page, "total_de_paginas": pages, "registros": rows.len(), "total_de_registros": total});
                 let mut out = head.as_object().cloned().unwrap_or_default();
                 if call == "ListarClientes" {
@@ -813,9 +819,7 @@ impl Store {
                                 .nCodCli
                                 .and_then(|n| self.customers.get(&n))
                                 .and_then(|x| x.cnpj_cpf.as_deref())
-                                .map(doc_key)
-                                .as_deref()
-                                == Some(d)
+                                .is_some_and(|x| doc_eq(x, d))
                         })
                     })
                     .collect();
