@@ -170,28 +170,68 @@ fn apply_group(conn: &mut Connection, mut batch: Vec<Box<dyn QueuedWrite>>) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(|| format!("{what}: starting the transaction"))?;
+        // Cached statements: a savepoint per write must not cost an SQL parse.
+        let exec = |sql: &str, doing: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .ctx(|| format!("{what}: {doing}"))
+        };
         for w in &mut batch {
-            // Cached statements: a savepoint per write must not cost an SQL parse.
-            tx.prepare_cached("SAVEPOINT w")
-                .and_then(|mut st| st.execute([]))
-                .ctx(|| format!("{what}: savepoint"))?;
-            let end = if w.apply(&tx) {
-                "RELEASE w"
-            } else {
-                // Undo the write, then end the savepoint (ROLLBACK TO keeps it open).
-                tx.prepare_cached("ROLLBACK TO w")
-                    .and_then(|mut st| st.execute([]))
-                    .ctx(|| format!("{what}: rolling a write back"))?;
-                "RELEASE w"
-            };
-            tx.prepare_cached(end)
-                .and_then(|mut st| st.execute([]))
-                .ctx(|| format!("{what}: releasing a savepoint"))?;
+            exec("SAVEPOINT w", "savepoint")?;
+            if !w.apply(&tx) {
+                // Undo the write; the savepoint stays open until released.
+                exec("ROLLBACK TO w", "rolling a write back")?;
+            }
+            exec("RELEASE w", "releasing a savepoint")?;
         }
         tx.commit().ctx(|| format!("{what}: committing"))
     })();
     // Nothing of the group is stored on failure: every caller learns why.
     for w in batch {
         w.answer(outcome.as_ref().map(|_| ()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(c: &Connection, v: i64) -> Result<(), StoreError> {
+        c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+            .ctx(|| "inserting")
+            .map(|_| ())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failing_or_panicking_write_is_rolled_back_alone_and_the_writer_goes_on() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+            .expect("table");
+        let w = Writer::start(conn, Path::new(":memory:")).expect("writer");
+        let (ok, failed, panicked) = tokio::join!(
+            w.write("ok", |c| insert(c, 1)),
+            w.write("failing", |c| {
+                insert(c, 10)?;
+                Err::<(), _>(StoreError::Corrupt("refused after writing".into()))
+            }),
+            w.write("panicking", |c| -> Result<(), StoreError> {
+                insert(c, 100)?;
+                panic!("a bug in a write")
+            }),
+        );
+        ok.expect("the good write commits");
+        assert!(matches!(failed, Err(StoreError::Corrupt(m)) if m == "refused after writing"));
+        match panicked {
+            Err(StoreError::Unavailable(m)) => assert!(m.contains("panicked"), "{m}"),
+            other => panic!("expected the panic as an error, got {other:?}"),
+        }
+        let sum: i64 = w
+            .write("sum", |c| {
+                c.query_row("SELECT coalesce(sum(v), 0) FROM t", [], |r| r.get(0))
+                    .ctx(|| "summing")
+            })
+            .await
+            .expect("the writer still works");
+        assert_eq!(sum, 1, "only the good write is stored");
     }
 }
