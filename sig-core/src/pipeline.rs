@@ -64,8 +64,9 @@ use crate::contact::AreaCode;
 use crate::domain::{Proposal, ProposalStatus};
 use crate::ids::{CompanyId, CustomerId, DidId, IntegrationId, LineId, ServerId, ServiceOrderId};
 use crate::ports::{
-    ContractRequest, DidRequest, Erp, ErpContract, ErpCustomer, LineRequest, ProposalSource,
-    SourceKey, System, UpstreamError, VoipCustomer, VoipDid, VoipLine, VoipPlatform,
+    Attempt, ContractRequest, DidRequest, Erp, ErpContract, ErpCustomer, LineRequest,
+    ProposalSource, SourceKey, System, UpstreamError, VoipCustomer, VoipDid, VoipLine,
+    VoipPlatform,
 };
 use crate::problem::Problems;
 use crate::raw::RawProposal;
@@ -1201,10 +1202,15 @@ impl Pipeline {
     async fn steps(&self, state: &mut Integration) -> Result<RunOutcome, StepError> {
         let company = self.company(&state.company)?.clone();
         let mut journal = self.store.journal(state.id).await?;
+        // Whether this run has journaled a step yet: once it has, no earlier run can have
+        // attempted any later step (steps run in order, each after the one before it is
+        // journaled), so their creates are a first attempt (`Attempt`).
+        let mut fresh = false;
 
         // fetch: DocSales proposals are always re-read; direct ones carry their data.
         if !journal.contains_key("fetch") {
             self.fetch_step(state, &company).await?;
+            fresh = true;
             journal = self.store.journal(state.id).await?;
         }
 
@@ -1295,6 +1301,7 @@ impl Pipeline {
                             },
                         )
                         .await?;
+                        fresh = true;
                         if let Some(done) = &fiscal_done {
                             done.emit();
                         }
@@ -1362,6 +1369,7 @@ impl Pipeline {
                     |_| {},
                 )
                 .await?;
+                fresh = true;
                 id
             }
         };
@@ -1420,6 +1428,7 @@ impl Pipeline {
                     |ch| ch.customer_erp = Some((customer_id, erp_id)),
                 )
                 .await?;
+                fresh = true;
                 c
             }
         };
@@ -1444,6 +1453,11 @@ impl Pipeline {
                 order,
                 terms: &plan.omie,
                 description: format!("{} x{}", plan.name, order.quantity),
+                attempt: if fresh {
+                    Attempt::First
+                } else {
+                    Attempt::Again
+                },
             };
             let c: ErpContract = company
                 .erp
@@ -1482,6 +1496,7 @@ impl Pipeline {
                 |_| {},
             )
             .await?;
+            fresh = true;
         }
 
         // server:i — choose and reserve atomically.
@@ -1525,6 +1540,7 @@ impl Pipeline {
                     |_| {},
                 )
                 .await?;
+                fresh = true;
                 chosen.push(server);
                 continue;
             }
@@ -1620,6 +1636,7 @@ impl Pipeline {
                 |_| {},
             )
             .await?;
+            fresh = true;
             chosen.push(server);
         }
 
@@ -1677,6 +1694,7 @@ impl Pipeline {
                 |ch| ch.customer_voip = Some(link),
             )
             .await?;
+            fresh = true;
             voip_customers.insert(server.clone(), vc);
         }
 
@@ -1707,6 +1725,11 @@ impl Pipeline {
                     rate_id,
                     channels: per_line,
                     area_code: order.area_code,
+                    attempt: if fresh {
+                        Attempt::First
+                    } else {
+                        Attempt::Again
+                    },
                 };
                 let line = handle
                     .platform
@@ -1741,6 +1764,7 @@ impl Pipeline {
                     |_| {},
                 )
                 .await?;
+                fresh = true;
                 if n == 0 {
                     first_lines[i] = Some(line);
                 }
@@ -1771,6 +1795,11 @@ impl Pipeline {
                     number: order.dids[j],
                     device_id: line.voip_id,
                     rate_id,
+                    attempt: if fresh {
+                        Attempt::First
+                    } else {
+                        Attempt::Again
+                    },
                 };
                 let did: VoipDid = handle
                     .platform
@@ -1805,6 +1834,7 @@ impl Pipeline {
                     |_| {},
                 )
                 .await?;
+                fresh = true;
             }
         }
 

@@ -9,7 +9,8 @@
 //!
 //! Every call is **idempotent by SIG's natural keys** (DESIGN.md, "Identity and idempotency"):
 //! the adapter looks the record up by the SIG id it carries before creating it, so a repeat
-//! after a crash or an ambiguous failure finds instead of duplicating. Failures are an
+//! after a crash or an ambiguous failure finds instead of duplicating (a create the journal
+//! proves was never attempted before skips that look-up: [`Attempt`]). Failures are an
 //! [`UpstreamError`] that says which system and call failed, whether the request may have been
 //! applied upstream, and whether retrying can help.
 //!
@@ -229,6 +230,36 @@ pub struct ErpCustomer {
     pub created: bool,
 }
 
+/// Whether an earlier run may already have sent a create, which decides whether an adapter
+/// must look the record up by its SIG id before creating it.
+///
+/// The pipeline runs an integration's steps in a fixed order and attempts a step only once
+/// every step before it is journaled. So when the step just before this one was journaled by
+/// the same run, no earlier run can have reached this step: the create is a
+/// [`First`](Attempt::First) and the look-up before it would find nothing (it is one request
+/// saved per record). After a crash, a failure or a restart the first step a run attempts is
+/// an [`Again`](Attempt::Again), and the adapter looks before it creates. Either way an
+/// adapter still settles an *ambiguous* create (a lost response) by looking the record up.
+///
+/// Only records that belong to one integration (contracts, lines and DIDs, keyed by ids its
+/// `validate` step generated) are ever asked for as a `First`; a record several integrations
+/// share (the customer) is always looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attempt {
+    /// No earlier attempt of this create can have reached the upstream system.
+    First,
+    /// An earlier run may have sent it: look it up before creating.
+    #[default]
+    Again,
+}
+
+impl Attempt {
+    /// Whether the adapter must look the record up before creating it.
+    pub fn needs_lookup(self) -> bool {
+        self == Attempt::Again
+    }
+}
+
 /// What SIG asks the ERP to bill monthly for one service order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractRequest<'a> {
@@ -240,6 +271,8 @@ pub struct ContractRequest<'a> {
     pub terms: &'a crate::config::OmieContractDefaults,
     /// A description for the contract item (plan name and quantity).
     pub description: String,
+    /// Whether an earlier run may have sent this create (see [`Attempt`]).
+    pub attempt: Attempt,
 }
 
 /// A contract in the ERP.
@@ -304,6 +337,8 @@ pub struct LineRequest {
     pub channels: u32,
     /// Area code the line is in.
     pub area_code: AreaCode,
+    /// Whether an earlier run may have sent this create (see [`Attempt`]).
+    pub attempt: Attempt,
 }
 
 /// A SIP line on a NextBilling instance.
@@ -328,6 +363,8 @@ pub struct DidRequest {
     pub device_id: i64,
     /// NextBilling `rate_id`.
     pub rate_id: i64,
+    /// Whether an earlier run may have sent this create (see [`Attempt`]).
+    pub attempt: Attempt,
 }
 
 /// A DID on a NextBilling instance.

@@ -56,6 +56,8 @@ struct FakeErp {
     customers: Mutex<BTreeMap<String, i64>>,
     creates: Mutex<BTreeMap<String, u32>>,
     contracts: Mutex<BTreeMap<String, i64>>,
+    /// Every contract call: (order id, what the pipeline said of earlier attempts).
+    attempts: Mutex<Vec<(String, Attempt)>>,
     /// When set, a create is applied and then reported as a lost response.
     lose_next_create: Mutex<bool>,
 }
@@ -108,9 +110,14 @@ impl Erp for FakeErp {
         _c: &ErpCustomer,
         r: &ContractRequest<'_>,
     ) -> Result<ErpContract, UpstreamError> {
-        self.script.next(System::Omie, "IncluirContrato")?;
         let key = r.order_id.to_string();
+        self.attempts.lock().unwrap().push((key.clone(), r.attempt));
+        self.script.next(System::Omie, "IncluirContrato")?;
         let mut m = self.contracts.lock().unwrap();
+        assert!(
+            r.attempt.needs_lookup() || !m.contains_key(&key),
+            "contract {key} asked for as a first attempt, but an earlier one created it"
+        );
         let created = !m.contains_key(&key);
         let n = m.len() as i64 + 5000;
         let erp_id = *m.entry(key.clone()).or_insert(n);
@@ -129,6 +136,8 @@ struct FakeNext {
     customers: Mutex<BTreeMap<CustomerId, i64>>,
     lines: Mutex<BTreeMap<String, i64>>,
     dids: Mutex<BTreeMap<String, i64>>,
+    /// Every line and DID call: (SIG id, what the pipeline said of earlier attempts).
+    attempts: Mutex<Vec<(String, Attempt)>>,
     unhealthy: Mutex<bool>,
 }
 
@@ -156,9 +165,14 @@ impl VoipPlatform for FakeNext {
         _c: &VoipCustomer,
         l: &LineRequest,
     ) -> Result<VoipLine, UpstreamError> {
+        let key = l.line_id.to_string();
+        self.attempts.lock().unwrap().push((key.clone(), l.attempt));
         self.script.next(System::NextBilling, "manageDevices")?;
         let mut m = self.lines.lock().unwrap();
-        let key = l.line_id.to_string();
+        assert!(
+            l.attempt.needs_lookup() || !m.contains_key(&key),
+            "line {key} asked for as a first attempt, but an earlier one created it"
+        );
         let created = !m.contains_key(&key);
         let n = m.len() as i64 + 1;
         Ok(VoipLine {
@@ -172,9 +186,14 @@ impl VoipPlatform for FakeNext {
         _c: &VoipCustomer,
         d: &DidRequest,
     ) -> Result<VoipDid, UpstreamError> {
+        let key = d.did_id.to_string();
+        self.attempts.lock().unwrap().push((key.clone(), d.attempt));
         self.script.next(System::NextBilling, "manageDID")?;
         let mut m = self.dids.lock().unwrap();
-        let key = d.did_id.to_string();
+        assert!(
+            d.attempt.needs_lookup() || !m.contains_key(&key),
+            "DID {key} asked for as a first attempt, but an earlier one created it"
+        );
         let created = !m.contains_key(&key);
         let n = m.len() as i64 + 1;
         Ok(VoipDid {
@@ -511,6 +530,46 @@ async fn transient_failures_back_off_and_finish() {
             .count(),
         3
     );
+}
+
+/// A create is a first attempt (no look-up before it) only when the run that sends it has
+/// journaled the step before it; the first step a later run attempts is looked up first.
+#[tokio::test]
+async fn creates_skip_the_look_up_only_when_no_earlier_run_reached_them() {
+    let w = world(100);
+    // The first line's create fails once; its integration comes back in a new run.
+    w.sp1
+        .script
+        .push("manageDevices", UpstreamErrorKind::Transient, 1);
+    let IntakeOutcome::Created { integration } = intake(&w, "fresh", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+
+    let contracts = w.erp.attempts.lock().unwrap().clone();
+    assert!(!contracts.is_empty());
+    assert!(
+        contracts.iter().all(|(_, a)| *a == Attempt::First),
+        "the run that journaled the ERP customer sends every contract as a first attempt: \
+         {contracts:?}"
+    );
+    let calls = w.sp1.attempts.lock().unwrap().clone();
+    assert!(calls.len() >= 3, "{calls:?}");
+    // The failed first line: a first attempt; the same line in the next run: looked up.
+    assert_eq!(calls[0].1, Attempt::First, "{calls:?}");
+    assert_eq!((&calls[1].0, calls[1].1), (&calls[0].0, Attempt::Again));
+    // Once that run journaled it, every later line and DID is a first attempt again.
+    assert!(
+        calls[2..].iter().all(|(_, a)| *a == Attempt::First),
+        "{calls:?}"
+    );
+    // Each record was asked for once per run that reached it.
+    let mut ids: Vec<&String> = calls.iter().map(|(k, _)| k).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), calls.len() - 1, "{calls:?}");
 }
 
 #[tokio::test]

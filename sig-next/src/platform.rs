@@ -195,7 +195,10 @@ impl NextClient {
     ) -> Result<VoipLine, NextError> {
         let username = keys::line_username(line.line_id);
         let _guard = self.lock_record(&username).await;
-        if let Some(found) = self.find_line(customer.voip_id, line.line_id).await? {
+        // A first attempt (`Attempt::First`) cannot find anything: skip the look-up.
+        if line.attempt.needs_lookup()
+            && let Some(found) = self.find_line(customer.voip_id, line.line_id).await?
+        {
             return Ok(VoipLine {
                 voip_id: found.id,
                 username,
@@ -235,7 +238,10 @@ impl NextClient {
     ) -> Result<VoipDid, NextError> {
         let mut body = did_body(customer.voip_id, did);
         let _guard = self.lock_record(&body.description).await;
-        if let Some(found) = self.find_did(customer.voip_id, did.did_id).await? {
+        // A first attempt (`Attempt::First`) cannot find anything: skip the look-up.
+        if did.attempt.needs_lookup()
+            && let Some(found) = self.find_did(customer.voip_id, did.did_id).await?
+        {
             if found.device_id != Some(did.device_id) {
                 body.id = Some(found.id);
                 self.manage_did(&body).await?;

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use sig_core::ids::{CustomerId, DidId, LineId, ServiceOrderId};
 use sig_core::ports::{
-    DidRequest, LineRequest, UpstreamError, UpstreamErrorKind, VoipCustomer, VoipPlatform,
+    Attempt, DidRequest, LineRequest, UpstreamError, UpstreamErrorKind, VoipCustomer, VoipPlatform,
 };
 use sig_core::{AreaCode, Phone};
 use sig_next::{Action, MAX_BODY_BYTES, NextClient, NextError, NextErrorKind, customer_body, keys};
@@ -65,6 +65,7 @@ fn line_request() -> LineRequest {
         rate_id: 2,
         channels: 4,
         area_code: AreaCode::new(21).unwrap(),
+        attempt: Attempt::Again,
     }
 }
 
@@ -74,6 +75,7 @@ fn did_request(device_id: i64) -> DidRequest {
         number: "(21) 3000-1234".parse::<Phone>().unwrap(),
         device_id,
         rate_id: 2,
+        attempt: Attempt::Again,
     }
 }
 
@@ -606,6 +608,112 @@ async fn ensure_line_after_a_lost_answer_finds_the_line() {
     miss.assert_async().await;
     create.assert_async().await;
     hit.assert_async().await;
+}
+
+/// A first attempt (the journal proves no earlier run sent it) creates the line without
+/// listing the customer's devices first.
+#[tokio::test]
+async fn ensure_line_first_attempt_sends_only_the_create() {
+    let mut server = Server::new_async().await;
+    let line = LineRequest {
+        attempt: Attempt::First,
+        ..line_request()
+    };
+    let username = keys::line_username(line.line_id);
+    let lists = server
+        .mock("GET", Matcher::Any)
+        .expect(0)
+        .create_async()
+        .await;
+    let create = server
+        .mock("PUT", path("manageDevices", Some(1)).as_str())
+        .match_body(Matcher::PartialJson(
+            json!({"customer_id": 15, "username": username}),
+        ))
+        .with_body(fixture("manageDevices.ok.json"))
+        .expect(1)
+        .create_async()
+        .await;
+    let customer = VoipCustomer {
+        voip_id: 15,
+        created: false,
+    };
+    let got = client(&server).ensure_line(&customer, &line).await.unwrap();
+    assert!(got.created);
+    assert_eq!(got.username, username);
+    create.assert_async().await;
+    lists.assert_async().await;
+}
+
+/// A first attempt whose answer is lost still settles it by looking the line up: skipping
+/// the look-up *before* the create never skips the one after an ambiguous failure.
+#[tokio::test]
+async fn ensure_line_first_attempt_after_a_lost_answer_still_finds_the_line() {
+    let mut server = Server::new_async().await;
+    let line = LineRequest {
+        attempt: Attempt::First,
+        ..line_request()
+    };
+    let username = keys::line_username(line.line_id);
+    let create = server
+        .mock("PUT", path("manageDevices", Some(1)).as_str())
+        .with_status(504)
+        .with_body("<html>gateway timeout</html>")
+        .expect(1)
+        .create_async()
+        .await;
+    let hit = server
+        .mock("GET", path("listDevices", Some(15)).as_str())
+        .with_body(
+            json!({"error":0,"reason":"OK","records":1,"data":[{"id_cliente":15,"records":"1",
+                "data":[{"id":"89","id_cliente":"15","username":username}]}]})
+            .to_string(),
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let customer = VoipCustomer {
+        voip_id: 15,
+        created: false,
+    };
+    let got = client(&server).ensure_line(&customer, &line).await.unwrap();
+    assert_eq!((got.voip_id, got.created), (89, true));
+    create.assert_async().await;
+    hit.assert_async().await;
+}
+
+/// A first attempt creates the DID without listing the customer's DIDs first.
+#[tokio::test]
+async fn ensure_did_first_attempt_sends_only_the_create() {
+    let mut server = Server::new_async().await;
+    let did = DidRequest {
+        attempt: Attempt::First,
+        ..did_request(202)
+    };
+    let lists = server
+        .mock("GET", Matcher::Any)
+        .expect(0)
+        .create_async()
+        .await;
+    let create = server
+        .mock("PUT", path("manageDID", None).as_str())
+        .match_body(Matcher::PartialJson(json!({
+            "customer_id": 15,
+            "device_id": 202,
+            "description": keys::did_description(did.did_id),
+        })))
+        .with_body(fixture("manageDID.ok.json"))
+        .expect(1)
+        .create_async()
+        .await;
+    let customer = VoipCustomer {
+        voip_id: 15,
+        created: false,
+    };
+    let got = client(&server).ensure_did(&customer, &did).await.unwrap();
+    assert!(got.created);
+    create.assert_async().await;
+    lists.assert_async().await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sig_core::AreaCode;
 use sig_core::ids::{CustomerId, DidId, LineId, ServiceOrderId};
-use sig_core::ports::{DidRequest, LineRequest, VoipPlatform};
+use sig_core::ports::{Attempt, DidRequest, LineRequest, VoipPlatform};
 use sig_next::sandbox::{NextInstance, NextSandbox};
 use sig_next::{NextClient, customer_body, keys};
 use sig_sandbox::{FaultKind, FaultSpec};
@@ -47,6 +47,7 @@ fn line(id: LineId) -> LineRequest {
         rate_id: 0,
         channels: 2,
         area_code: AreaCode::new(11).unwrap(),
+        attempt: Attempt::Again,
     }
 }
 
@@ -199,6 +200,7 @@ async fn the_port_finds_instead_of_duplicating() {
             number: "(11) 3000-0001".parse().unwrap(),
             device_id: vl.voip_id,
             rate_id: 0,
+            attempt: Attempt::Again,
         };
         let vd = c.ensure_did(&vc, &did).await.unwrap();
         assert_eq!(vd.created, round == 0);
@@ -253,6 +255,7 @@ async fn a_lost_answer_is_found_by_sig_id() {
         number: "(11) 3000-0002".parse().unwrap(),
         device_id: vl.voip_id,
         rate_id: 0,
+        attempt: Attempt::Again,
     };
     assert!(c.ensure_did(&vc, &did).await.unwrap().created);
     assert_eq!(i.counters().total("customer"), 1);

@@ -473,7 +473,10 @@ impl OmieErp {
             write: false,
             record: Some(code.clone()),
         };
-        if let Some(c) = self.find_contract(customer.erp_id, &code).await? {
+        // A first attempt (`Attempt::First`) cannot find anything: skip the look-up.
+        if request.attempt.needs_lookup()
+            && let Some(c) = self.find_contract(customer.erp_id, &code).await?
+        {
             return existing(c, false).ok_or_else(missing);
         }
         let cad = contrato_cadastro(customer.erp_id, request);

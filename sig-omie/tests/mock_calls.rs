@@ -12,7 +12,9 @@ use mockito::{Matcher, Mock, Server, ServerGuard};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sig_core::ids::{CustomerId, ServiceOrderId};
-use sig_core::ports::{ContractRequest, CustomerLookup, Erp, ErpCustomer, UpstreamErrorKind};
+use sig_core::ports::{
+    Attempt, ContractRequest, CustomerLookup, Erp, ErpCustomer, UpstreamErrorKind,
+};
 use sig_omie::wire::clientes::{
     ClienteCadastro, ClienteChave, ClientesFiltro, ClientesListRequest, ListarClientes,
 };
@@ -849,6 +851,7 @@ async fn ensure_contract_checks_the_list_first_and_sends_the_monthly_contract() 
         order: &order,
         terms: &terms,
         description: "SIP 10 canais x1".into(),
+        attempt: Attempt::Again,
     };
     let customer = ErpCustomer {
         erp_id: 2485967,
@@ -885,6 +888,42 @@ async fn ensure_contract_checks_the_list_first_and_sends_the_monthly_contract() 
     stray.assert_async().await;
 }
 
+/// A first attempt (the journal proves no earlier run sent it) creates without listing the
+/// customer's contracts first; the catch-all mock fails the test on any other request.
+#[tokio::test]
+async fn ensure_contract_first_attempt_sends_only_the_create() {
+    let mut server = Server::new_async().await;
+    let stray = not_received(&mut server).await;
+    let erp = OmieErp::new(client(&server.url(), 0.01));
+    let order_id = ServiceOrderId::new();
+    let code = order_id.to_string();
+    let (order, terms) = (common::order(), common::terms());
+    let req = ContractRequest {
+        order_id,
+        order: &order,
+        terms: &terms,
+        description: "SIP 10 canais x1".into(),
+        attempt: Attempt::First,
+    };
+    let customer = ErpCustomer {
+        erp_id: 2485967,
+        integration_code: None,
+        adopted: false,
+        created: true,
+    };
+    let incluir = expect(&mut server, "/servicos/contrato/", "IncluirContrato",
+        json!({"cabecalho": {"cCodIntCtr": code, "nCodCli": 2485967, "cCodSit": "10", "dVigInicial": "01/03/2026", "nDiaFat": 10, "cTipoFat": "01"},
+               "infAdic": {"cCodCateg": "1.01.02"},
+               "vencTextos": {"cTpVenc": "001", "nDias": 5},
+               "itensContrato": [{"itemCabecalho": {"seq": 1, "codServico": 9001, "quant": 1.0, "valorUnit": 199.9},
+                                  "itemDescrServ": {"descrCompleta": "SIP 10 canais x1"}}]}),
+        200, json!({"cCodIntCtr": code, "nCodCtr": 778, "cCodStatus": "0", "cDescStatus": "Contrato cadastrado com sucesso!"})).await;
+    let got = erp.ensure_contract(&customer, &req).await.unwrap();
+    assert_eq!((got.erp_id, got.created), (778, true));
+    incluir.assert_async().await;
+    stray.assert_async().await;
+}
+
 #[tokio::test]
 async fn ensure_contract_reuses_the_orders_contract() {
     let mut server = Server::new_async().await;
@@ -898,6 +937,7 @@ async fn ensure_contract_reuses_the_orders_contract() {
         order: &order,
         terms: &terms,
         description: "x".into(),
+        attempt: Attempt::Again,
     };
     let customer = ErpCustomer {
         erp_id: 5,

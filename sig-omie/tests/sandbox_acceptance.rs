@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use sig_core::ids::{CustomerId, ServiceOrderId};
-use sig_core::ports::{ContractRequest, Erp, UpstreamErrorKind};
+use sig_core::ports::{Attempt, ContractRequest, Erp, UpstreamErrorKind};
 use sig_omie::OmieErp;
 use sig_omie::sandbox::{FaultKind, FaultSpec, OmieSandbox, OmieSandboxConfig};
 use sig_omie::wire::clientes::{ClienteCadastro, ListarClientes};
@@ -40,6 +40,7 @@ async fn bulk(sandbox: &OmieSandbox, erp: &OmieErp, n: usize, concurrency: usize
                     order,
                     terms,
                     description: "SIP 10 canais".into(),
+                    attempt: Attempt::Again,
                 };
                 let k = erp
                     .ensure_contract(&c, &req)
@@ -262,6 +263,7 @@ async fn contracts_unique_by_code_but_a_second_code_is_accepted() {
         order: &order,
         terms: &terms,
         description: "x".into(),
+        attempt: Attempt::Again,
     };
     let first = erp.ensure_contract(&c, &req).await.unwrap();
     let second = erp.ensure_contract(&c, &req).await.unwrap();

@@ -38,7 +38,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sig_core::AreaCode;
 use sig_core::ids::{CustomerId, DidId, LineId, ServiceOrderId};
-use sig_core::ports::{DidRequest, LineRequest, UpstreamError, VoipPlatform};
+use sig_core::ports::{Attempt, DidRequest, LineRequest, UpstreamError, VoipPlatform};
 
 /// One service to provision: a customer, its lines and DIDs, on one instance.
 #[derive(Debug, Clone)]
@@ -128,6 +128,7 @@ pub async fn provision<P: VoipPlatform + 'static>(
                             rate_id: 0,
                             channels: 2,
                             area_code: AreaCode::new(11).unwrap(),
+                            attempt: Attempt::Again,
                         };
                         let vl = until_ok(&seen, || p.ensure_line(&vc, &req)).await;
                         devices.push(vl.voip_id);
@@ -140,6 +141,7 @@ pub async fn provision<P: VoipPlatform + 'static>(
                                 .unwrap(),
                             device_id: devices[*line],
                             rate_id: 0,
+                            attempt: Attempt::Again,
                         };
                         until_ok(&seen, || p.ensure_did(&vc, &req)).await;
                     }
