@@ -257,12 +257,14 @@ impl SqliteStore {
     }
 
     /// Run `f` atomically on the writer connection (group commit, see [`Writer`]): alone it
-    /// costs one transaction; under load one transaction carries many writes, each in its own
-    /// savepoint, so one write's failure rolls back that write alone.
+    /// costs one transaction; under load one transaction carries many writes, and one write's
+    /// failure rolls back that write alone. `f` may run twice (the writer's optimistic pass is
+    /// rolled back when another write of its group fails), so it only reads and writes the
+    /// database and what it captured.
     async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let Some(writer) = &self.inner.writer else {
             return Err(read_only_error(&self.inner.path, op));
@@ -775,7 +777,7 @@ impl Store for SqliteStore {
             }
             audit.integration = Some(new.id);
             insert_audit(conn, &audit)?;
-            Ok((new, true))
+            Ok((new.clone(), true))
         })
         .await
     }
@@ -1142,7 +1144,7 @@ impl Store for SqliteStore {
             store_raw(conn, &values, &what)?;
             audit.integration = Some(new.id);
             insert_audit(conn, &audit)?;
-            Ok(DirectRegistration::Created(new))
+            Ok(DirectRegistration::Created(new.clone()))
         })
         .await
     }
