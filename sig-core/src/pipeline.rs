@@ -1007,7 +1007,7 @@ impl Pipeline {
         state: &mut Integration,
         done: StepDone<'_>,
         extra: impl FnOnce(&mut Change),
-    ) -> Result<(), StepError> {
+    ) -> Result<StepEntry, StepError> {
         let StepDone {
             key,
             result,
@@ -1035,13 +1035,22 @@ impl Pipeline {
             "started_at": now - chrono::Duration::milliseconds(duration_ms as i64),
             "result": redact_result(&result),
         });
-        let mut change = Change::state(state.clone());
-        change.steps.push(StepEntry {
+        // From the `customer` step on, a run no longer changes the proposal document (the
+        // fetch sets it; registry fills and edits happen before validation or while held,
+        // and commit themselves): those commits keep the stored one instead of copying and
+        // re-encoding it each step.
+        let mut change = if matches!(key, "fetch" | "validate") {
+            Change::state(state.clone())
+        } else {
+            Change::state_keeping_raw(state)
+        };
+        let entry = StepEntry {
             key: key.to_owned(),
             result,
             at: now,
             duration_ms,
-        });
+        };
+        change.steps.push(entry.clone());
         change.audit.push(e);
         extra(&mut change);
         async {
@@ -1063,7 +1072,7 @@ impl Pipeline {
         if self.is_draining() {
             return Err(StepError::Parked);
         }
-        Ok(())
+        Ok(entry)
     }
 
     fn customer_lock(&self, id: CustomerId) -> Arc<tokio::sync::Mutex<()>> {
@@ -1082,7 +1091,7 @@ impl Pipeline {
         &self,
         state: &mut Integration,
         company: &CompanyHandle,
-    ) -> Result<(), StepError> {
+    ) -> Result<StepEntry, StepError> {
         let started = StepStart::new("fetch");
         let mut field_sources = Vec::new();
         let mut mapping_problems = Problems::new();
@@ -1134,8 +1143,7 @@ impl Pipeline {
             },
             |_| {},
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Validate a proposal as the `validate` step does: the proposal itself, the mapping
@@ -1209,9 +1217,9 @@ impl Pipeline {
 
         // fetch: DocSales proposals are always re-read; direct ones carry their data.
         if !journal.contains_key("fetch") {
-            self.fetch_step(state, &company).await?;
+            let entry = self.fetch_step(state, &company).await?;
             fresh = true;
-            journal = self.store.journal(state.id).await?;
+            journal.insert(entry.key.clone(), entry);
         }
 
         // validate (or hold: for its problems, or for review when the company asks for it).

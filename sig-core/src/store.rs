@@ -332,6 +332,10 @@ pub struct Change {
     pub provisioned: Vec<ServiceOrderId>,
     /// Release these orders' reservations (a permanent provisioning failure, a cancel).
     pub released: Vec<ServiceOrderId>,
+    /// The proposal document is unchanged: the store keeps the one it holds and ignores
+    /// `integration.raw` (which the caller may leave out). A step commit after validation
+    /// sets it, so each step does not copy and re-encode the whole document.
+    pub keep_raw: bool,
 }
 
 impl Change {
@@ -345,7 +349,18 @@ impl Change {
             customer_voip: None,
             provisioned: vec![],
             released: vec![],
+            keep_raw: false,
         }
+    }
+
+    /// A change that writes the integration's state but keeps its stored proposal document
+    /// ([`keep_raw`](Self::keep_raw)); the document is not copied.
+    pub fn state_keeping_raw(integration: &mut Integration) -> Self {
+        let raw = integration.raw.take();
+        let mut change = Change::state(integration.clone());
+        integration.raw = raw;
+        change.keep_raw = true;
+        change
     }
 }
 
@@ -806,7 +821,11 @@ impl Store for MemoryStore {
         if change.integration.status != IntegrationStatus::Pending {
             m.leases.remove(&id);
         }
-        m.integrations.insert(id, change.integration);
+        let mut integration = change.integration;
+        if change.keep_raw {
+            integration.raw = m.integrations.get(&id).and_then(|i| i.raw.clone());
+        }
+        m.integrations.insert(id, integration);
         m.audit.extend(change.audit);
         Ok(())
     }

@@ -672,7 +672,9 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
     if updated == 0 {
         return Err(StoreError::NotFound(id));
     }
-    store_raw(conn, values, &what)?;
+    if !change.keep_raw {
+        store_raw(conn, values, &what)?;
+    }
     {
         let mut st = conn
             .prepare_cached(

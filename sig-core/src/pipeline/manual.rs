@@ -403,7 +403,7 @@ impl Pipeline {
                 .ok_or_else(|| PipelineError::UnknownCompany(i.company.clone()))?;
             fetched = i.raw.is_none();
             match self.fetch_step(&mut i, &company).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(StepError::Store(e)) => return Err(e.into()),
                 Err(StepError::Upstream { error, .. }) => {
                     return Err(PipelineError::Upstream { id, error });

@@ -245,6 +245,35 @@ pub async fn integration_round_trips(store: Arc<dyn Store>) {
         .expect("commit");
     let back = store.get(i.id).await.expect("get").expect("exists");
     assert_eq!(back, i, "an integration round-trips through the store");
+
+    // A change that keeps the document writes the rest of the state and leaves the stored
+    // document alone, though it carries none.
+    i.attempts = 4;
+    i.step = Some("contract:0".into());
+    let change = Change::state_keeping_raw(&mut i);
+    assert!(change.keep_raw && change.integration.raw.is_none());
+    assert!(i.raw.is_some(), "the caller's state keeps its document");
+    store
+        .commit(change)
+        .await
+        .expect("commit keeping the document");
+    let back = store.get(i.id).await.expect("get").expect("exists");
+    assert_eq!(back, i, "the new state with the stored document");
+
+    // Without `keep_raw`, the document the change carries is what is stored.
+    i.raw = Some(RawProposal {
+        id: Some("p1-edited".into()),
+        ..Default::default()
+    });
+    store
+        .commit(Change::state(i.clone()))
+        .await
+        .expect("commit");
+    let back = store.get(i.id).await.expect("get").expect("exists");
+    assert_eq!(
+        back.raw, i.raw,
+        "a changed document replaces the stored one"
+    );
 }
 
 /// One SIG customer per (company, tax id), even under concurrency.
