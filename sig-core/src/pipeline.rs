@@ -1008,71 +1008,93 @@ impl Pipeline {
         done: StepDone<'_>,
         extra: impl FnOnce(&mut Change),
     ) -> Result<StepEntry, StepError> {
-        let StepDone {
-            key,
-            result,
-            started,
-            system,
-            call,
-            summary,
-        } = done;
-        let span = started.span.clone();
+        let mut entries = self.commit_steps(state, vec![done], extra).await?;
+        Ok(entries.remove(0))
+    }
+
+    /// Journal steps that ended together (in order) in one commit: each keeps its own journal
+    /// entry, audit event and "step done" event, as if committed one after another.
+    async fn commit_steps(
+        &self,
+        state: &mut Integration,
+        dones: Vec<StepDone<'_>>,
+        extra: impl FnOnce(&mut Change),
+    ) -> Result<Vec<StepEntry>, StepError> {
         let now = self.clock.now();
-        let duration_ms = started.elapsed().as_millis() as u64;
-        state.step = Some(key.to_owned());
-        let mut e = AuditEvent::new(
-            now,
-            Actor::System,
-            format!("step.{key}"),
-            AuditOutcome::Ok,
-            summary,
-        );
-        e.integration = Some(state.id);
-        e.system = system;
-        e.call = call.map(str::to_owned);
-        e.duration_ms = Some(duration_ms);
-        e.details = serde_json::json!({
-            "started_at": now - chrono::Duration::milliseconds(duration_ms as i64),
-            "result": redact_result(&result),
-        });
         // From the `customer` step on, a run no longer changes the proposal document (the
         // fetch sets it; registry fills and edits happen before validation or while held,
         // and commit themselves): those commits keep the stored one instead of copying and
         // re-encoding it each step.
-        let mut change = if matches!(key, "fetch" | "validate") {
+        let raw_changed = dones.iter().any(|d| matches!(d.key, "fetch" | "validate"));
+        if let Some(last) = dones.last() {
+            state.step = Some(last.key.to_owned());
+        }
+        let mut change = if raw_changed {
             Change::state(state.clone())
         } else {
             Change::state_keeping_raw(state)
         };
-        let entry = StepEntry {
-            key: key.to_owned(),
-            result,
-            at: now,
-            duration_ms,
-        };
-        change.steps.push(entry.clone());
-        change.audit.push(e);
-        extra(&mut change);
-        async {
-            self.store.commit(change).await?;
-            tracing::info!(
-                target: STEP_EVENT_TARGET,
-                step = key,
-                kind = step_kind(key),
-                outcome = "ok",
-                duration_ms,
-                system = system.map(|s| s.to_string()),
+        let mut ended = Vec::with_capacity(dones.len());
+        for done in dones {
+            let StepDone {
+                key,
+                result,
+                started,
+                system,
                 call,
-                "step done"
+                summary,
+            } = done;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let mut e = AuditEvent::new(
+                now,
+                Actor::System,
+                format!("step.{key}"),
+                AuditOutcome::Ok,
+                summary,
             );
-            Ok::<(), StoreError>(())
+            e.integration = Some(state.id);
+            e.system = system;
+            e.call = call.map(str::to_owned);
+            e.duration_ms = Some(duration_ms);
+            e.details = serde_json::json!({
+                "started_at": now - chrono::Duration::milliseconds(duration_ms as i64),
+                "result": redact_result(&result),
+            });
+            let entry = StepEntry {
+                key: key.to_owned(),
+                result,
+                at: now,
+                duration_ms,
+            };
+            change.steps.push(entry.clone());
+            change.audit.push(e);
+            ended.push((entry, started.span, system, call));
         }
-        .instrument(span)
-        .await?;
+        extra(&mut change);
+        let span = ended.first().map(|(_, span, ..)| span.clone());
+        self.store
+            .commit(change)
+            .instrument(span.unwrap_or_else(tracing::Span::none))
+            .await?;
+        for (entry, span, system, call) in &ended {
+            let key = entry.key.as_str();
+            span.in_scope(|| {
+                tracing::info!(
+                    target: STEP_EVENT_TARGET,
+                    step = key,
+                    kind = step_kind(key),
+                    outcome = "ok",
+                    duration_ms = entry.duration_ms,
+                    system = system.map(|s| s.to_string()),
+                    call = *call,
+                    "step done"
+                )
+            });
+        }
         if self.is_draining() {
             return Err(StepError::Parked);
         }
-        Ok(entry)
+        Ok(ended.into_iter().map(|(entry, ..)| entry).collect())
     }
 
     fn customer_lock(&self, id: CustomerId) -> Arc<tokio::sync::Mutex<()>> {
@@ -1292,24 +1314,52 @@ impl Pipeline {
                         let result = serde_json::to_value(&v)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         state.problems = Problems::new();
-                        self.commit_step(
-                            state,
-                            StepDone {
-                                key: "validate",
-                                result,
-                                started,
-                                system: None,
-                                call: None,
-                                summary: "proposal valid".into(),
-                            },
-                            |ch| {
-                                if let Some(done) = &fiscal_done {
-                                    done.add_to(ch);
-                                }
-                            },
-                        )
-                        .await?;
+                        // customer: one SIG customer per (company, tax id). The registry is
+                        // get-or-insert, so the step has no effect of its own to journal
+                        // apart: it is journaled with `validate`, in the same commit.
+                        let customer_started = StepStart::new("customer");
+                        let id = self
+                            .store
+                            .customer_id_for(
+                                &state.company,
+                                &v.proposal.customer.tax_id,
+                                CustomerId::new(),
+                            )
+                            .await?;
+                        state.customer = Some(id);
+                        let entries = self
+                            .commit_steps(
+                                state,
+                                vec![
+                                    StepDone {
+                                        key: "validate",
+                                        result,
+                                        started,
+                                        system: None,
+                                        call: None,
+                                        summary: "proposal valid".into(),
+                                    },
+                                    StepDone {
+                                        key: "customer",
+                                        result: serde_json::to_value(CustomerStep { customer: id })
+                                            .unwrap_or_default(),
+                                        started: customer_started,
+                                        system: None,
+                                        call: None,
+                                        summary: format!("SIG customer {id}"),
+                                    },
+                                ],
+                                |ch| {
+                                    if let Some(done) = &fiscal_done {
+                                        done.add_to(ch);
+                                    }
+                                },
+                            )
+                            .await?;
                         fresh = true;
+                        for e in entries {
+                            journal.insert(e.key.clone(), e);
+                        }
                         if let Some(done) = &fiscal_done {
                             done.emit();
                         }
@@ -1348,7 +1398,8 @@ impl Pipeline {
         };
         let proposal = &validated.proposal;
 
-        // customer: one SIG customer per (company, tax id).
+        // customer: journaled with `validate` (above); an integration validated by an earlier
+        // build, which journaled it apart, may still need it here.
         let customer_id = match journal.get("customer") {
             Some(e) => {
                 serde_json::from_value::<CustomerStep>(e.result.clone())
@@ -1556,96 +1607,106 @@ impl Pipeline {
             // that server (its room is already counted), never reserve a second one.
             let kept = self.store.reservation(order_id).await?;
             let mut attempt = 0;
-            let (server, decision) = loop {
-                if let Some(r) = &kept {
-                    break (r.server.clone(), self.decide(demand).await?);
-                }
-                attempt += 1;
-                let decision = self.decide(demand).instrument(started.span()).await?;
-                let Some(server) = decision.chosen.clone() else {
-                    // A server that failed its health probe may be back soon: that is worth
-                    // waiting for (with backoff, the probe repeated once its result expires);
-                    // no server for the area, or no room, needs a person.
-                    let unhealthy = decision
-                        .candidates
-                        .iter()
-                        .any(|c| matches!(c.verdict, choice::Verdict::Unhealthy { .. }));
-                    if unhealthy {
+            loop {
+                let (server, decision, reserve) = if let Some(r) = &kept {
+                    (r.server.clone(), self.decide(demand).await?, None)
+                } else {
+                    attempt += 1;
+                    let decision = self.decide(demand).instrument(started.span()).await?;
+                    let Some(server) = decision.chosen.clone() else {
+                        // A server that failed its health probe may be back soon: that is
+                        // worth waiting for (with backoff, the probe repeated once its result
+                        // expires); no server for the area, or no room, needs a person.
+                        let unhealthy = decision
+                            .candidates
+                            .iter()
+                            .any(|c| matches!(c.verdict, choice::Verdict::Unhealthy { .. }));
+                        if unhealthy {
+                            return Err(StepError::Upstream {
+                                step: key,
+                                error: Box::new(UpstreamError::new(
+                                    System::NextBilling,
+                                    "probe",
+                                    crate::ports::UpstreamErrorKind::Transient,
+                                    decision.explain(),
+                                )),
+                            });
+                        }
+                        return Err(StepError::Permanent {
+                            step: key,
+                            system: None,
+                            reason: decision.explain(),
+                        });
+                    };
+                    let info = &self.server(&server).map_err(StepError::Store)?.info;
+                    let r = Reservation {
+                        order: order_id,
+                        integration: state.id,
+                        server: server.clone(),
+                        lines: order.sip_lines,
+                        channels: order.channels,
+                        provisioned: false,
+                    };
+                    let cap = Load {
+                        lines: info.capacity_lines,
+                        channels: info.capacity_channels,
+                    };
+                    (server, decision, Some((r, cap)))
+                };
+                let summary = match &kept {
+                    Some(_) => format!(
+                        "{server}: kept the reservation made before a restart (now: {})",
+                        decision.explain()
+                    ),
+                    None => decision.explain(),
+                };
+                let result = ServerChoiceWithOrder {
+                    order: order_id,
+                    choice: ServerChoice {
+                        server: server.clone(),
+                        chosen_by: "automatic".into(),
+                        decision,
+                        manual: None,
+                    },
+                };
+                // The reservation is made in the step's own commit: the room is taken
+                // exactly when the choice is journaled.
+                let committed = self
+                    .commit_step(
+                        state,
+                        StepDone {
+                            key: &key,
+                            result: serde_json::to_value(&result).unwrap_or_default(),
+                            started: started.clone(),
+                            system: None,
+                            call: None,
+                            summary,
+                        },
+                        |ch| ch.reserve = reserve,
+                    )
+                    .await;
+                match committed {
+                    Ok(_) => {
+                        fresh = true;
+                        chosen.push(server);
+                        break;
+                    }
+                    // Concurrent orders took the room since the decision: choose again.
+                    Err(StepError::Store(StoreError::NoRoom { .. })) if attempt < 5 => {}
+                    Err(StepError::Store(StoreError::NoRoom { .. })) => {
                         return Err(StepError::Upstream {
                             step: key,
                             error: Box::new(UpstreamError::new(
                                 System::NextBilling,
-                                "probe",
+                                "reserve",
                                 crate::ports::UpstreamErrorKind::Transient,
-                                decision.explain(),
+                                "capacity was taken by concurrent orders; will choose again",
                             )),
                         });
                     }
-                    return Err(StepError::Permanent {
-                        step: key,
-                        system: None,
-                        reason: decision.explain(),
-                    });
-                };
-                let info = &self.server(&server).map_err(StepError::Store)?.info;
-                let r = Reservation {
-                    order: order_id,
-                    integration: state.id,
-                    server: server.clone(),
-                    lines: order.sip_lines,
-                    channels: order.channels,
-                    provisioned: false,
-                };
-                let cap = Load {
-                    lines: info.capacity_lines,
-                    channels: info.capacity_channels,
-                };
-                if self.store.reserve(&r, cap).await? {
-                    break (server, decision);
+                    Err(e) => return Err(e),
                 }
-                if attempt >= 5 {
-                    return Err(StepError::Upstream {
-                        step: key,
-                        error: Box::new(UpstreamError::new(
-                            System::NextBilling,
-                            "reserve",
-                            crate::ports::UpstreamErrorKind::Transient,
-                            "capacity was taken by concurrent orders; will choose again",
-                        )),
-                    });
-                }
-            };
-            let summary = match &kept {
-                Some(_) => format!(
-                    "{server}: kept the reservation made before a restart (now: {})",
-                    decision.explain()
-                ),
-                None => decision.explain(),
-            };
-            let result = ServerChoiceWithOrder {
-                order: order_id,
-                choice: ServerChoice {
-                    server: server.clone(),
-                    chosen_by: "automatic".into(),
-                    decision,
-                    manual: None,
-                },
-            };
-            self.commit_step(
-                state,
-                StepDone {
-                    key: &key,
-                    result: serde_json::to_value(&result).unwrap_or_default(),
-                    started,
-                    system: None,
-                    call: None,
-                    summary,
-                },
-                |_| {},
-            )
-            .await?;
-            fresh = true;
-            chosen.push(server);
+            }
         }
 
         // next_customer:<server> — once per distinct server.
@@ -2034,6 +2095,7 @@ struct StepDone<'a> {
 }
 
 /// When a step started, and its span (upstream calls run in it; its end event is emitted in it).
+#[derive(Clone)]
 struct StepStart {
     at: Instant,
     span: tracing::Span,

@@ -332,6 +332,11 @@ pub struct Change {
     pub provisioned: Vec<ServiceOrderId>,
     /// Release these orders' reservations (a permanent provisioning failure, a cancel).
     pub released: Vec<ServiceOrderId>,
+    /// Reserve room for an order on a server ([`Store::reserve`]'s rule) in the same
+    /// transaction: when the server has no room left, the whole change is refused with
+    /// [`StoreError::NoRoom`] and nothing of it is stored. An order that already holds a
+    /// reservation keeps it.
+    pub reserve: Option<(Reservation, Load)>,
     /// The proposal document is unchanged: the store keeps the one it holds and ignores
     /// `integration.raw` (which the caller may leave out). A step commit after validation
     /// sets it, so each step does not copy and re-encode the whole document.
@@ -349,6 +354,7 @@ impl Change {
             customer_voip: None,
             provisioned: vec![],
             released: vec![],
+            reserve: None,
             keep_raw: false,
         }
     }
@@ -499,6 +505,15 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A change's reservation found no room left on its server: nothing of the change was
+    /// stored.
+    #[error("no room left on server {server} for order {order}")]
+    NoRoom {
+        /// The order.
+        order: ServiceOrderId,
+        /// The server.
+        server: ServerId,
+    },
 }
 
 /// The store port.
@@ -625,6 +640,31 @@ pub trait Store: Send + Sync {
 
 // ---------------------------------------------------------------------------------------
 // In-memory store.
+
+impl Mem {
+    /// [`Store::reserve`]: whether the order holds a reservation now.
+    fn reserve(&mut self, r: &Reservation, capacity: Load) -> bool {
+        if self.reservations.contains_key(&r.order) {
+            return true;
+        }
+        let used = self
+            .reservations
+            .values()
+            .filter(|x| x.server == r.server)
+            .fold(Load::default(), |mut a, x| {
+                a.lines += x.lines;
+                a.channels += x.channels;
+                a
+            });
+        if used.lines as u64 + r.lines as u64 > capacity.lines as u64
+            || used.channels as u64 + r.channels as u64 > capacity.channels as u64
+        {
+            return false;
+        }
+        self.reservations.insert(r.order, r.clone());
+        true
+    }
+}
 
 #[derive(Default)]
 struct Mem {
@@ -801,6 +841,16 @@ impl Store for MemoryStore {
                 step: s.key.clone(),
             });
         }
+        // The reservation goes first: without room, nothing of the change is stored.
+        if let Some((r, capacity)) = &change.reserve
+            && !m.reserve(r, *capacity)
+        {
+            return Err(StoreError::NoRoom {
+                order: r.order,
+                server: r.server.clone(),
+            });
+        }
+        let journal = m.journal.entry(id).or_default();
         for s in change.steps {
             journal.insert(s.key.clone(), s);
         }
@@ -903,26 +953,7 @@ impl Store for MemoryStore {
     }
 
     async fn reserve(&self, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
-        let mut m = self.lock();
-        if m.reservations.contains_key(&r.order) {
-            return Ok(true);
-        }
-        let used = m
-            .reservations
-            .values()
-            .filter(|x| x.server == r.server)
-            .fold(Load::default(), |mut a, x| {
-                a.lines += x.lines;
-                a.channels += x.channels;
-                a
-            });
-        if used.lines as u64 + r.lines as u64 > capacity.lines as u64
-            || used.channels as u64 + r.channels as u64 > capacity.channels as u64
-        {
-            return Ok(false);
-        }
-        m.reservations.insert(r.order, r.clone());
-        Ok(true)
+        Ok(self.lock().reserve(r, capacity))
     }
 
     async fn reservation(&self, order: ServiceOrderId) -> Result<Option<Reservation>, StoreError> {

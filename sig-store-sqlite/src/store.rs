@@ -660,11 +660,61 @@ fn execute_numbered(st: &mut rusqlite::Statement<'_>, values: &[Value]) -> rusql
     st.raw_execute()
 }
 
+/// [`Store::reserve`] on `conn`: whether the order holds a reservation now.
+fn reserve_in(conn: &Connection, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
+    let what = format!("reserving order {} on {}", r.order, r.server);
+    let order = r.order.to_string();
+    let held: i64 = conn
+        .prepare_cached("SELECT count(*) FROM reservations WHERE order_id = ?1")
+        .and_then(|mut st| st.query_row([&order], |row| row.get(0)))
+        .ctx(|| format!("{what}: looking for the order"))?;
+    if held > 0 {
+        return Ok(true);
+    }
+    let (lines, channels): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(lines), 0), coalesce(sum(channels), 0) \
+             FROM server_loads WHERE server = ?1",
+        )
+        .and_then(|mut st| st.query_row([r.server.as_str()], |row| Ok((row.get(0)?, row.get(1)?))))
+        .ctx(|| format!("{what}: reading the load"))?;
+    if lines + i64::from(r.lines) > i64::from(capacity.lines)
+        || channels + i64::from(r.channels) > i64::from(capacity.channels)
+    {
+        return Ok(false);
+    }
+    conn.prepare_cached(&format!(
+        "INSERT INTO reservations ({RESERVATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            order,
+            r.integration.to_string(),
+            r.server.as_str(),
+            r.lines,
+            r.channels,
+            r.provisioned,
+        ])
+    })
+    .ctx(|| format!("{what}: inserting"))?;
+    Ok(true)
+}
+
 /// Apply one step commit's change (the state, its journal entries, links, reservations and
 /// audit events) on `conn`, inside the caller's transaction or savepoint.
 fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<(), StoreError> {
     let id = change.integration.id;
     let what = format!("commit of integration {id}");
+    // The reservation goes first: without room, nothing of the change is stored (the caller's
+    // transaction or savepoint is rolled back on the error).
+    if let Some((r, capacity)) = &change.reserve
+        && !reserve_in(conn, r, *capacity)?
+    {
+        return Err(StoreError::NoRoom {
+            order: r.order,
+            server: r.server.clone(),
+        });
+    }
     let updated = conn
         .prepare_cached(&update_sql(conn, id, values, &what)?)
         .and_then(|mut st| execute_numbered(&mut st, values))
@@ -1209,47 +1259,8 @@ impl Store for SqliteStore {
 
     async fn reserve(&self, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
         let r = r.clone();
-        self.write("reserve", move |conn| {
-            let what = format!("reserving order {} on {}", r.order, r.server);
-            let order = r.order.to_string();
-            let held: i64 = conn
-                .prepare_cached("SELECT count(*) FROM reservations WHERE order_id = ?1")
-                .and_then(|mut st| st.query_row([&order], |row| row.get(0)))
-                .ctx(|| format!("{what}: looking for the order"))?;
-            if held > 0 {
-                return Ok(true);
-            }
-            let (lines, channels): (i64, i64) = conn
-                .prepare_cached(
-                    "SELECT coalesce(sum(lines), 0), coalesce(sum(channels), 0) \
-                     FROM server_loads WHERE server = ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_row([r.server.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
-                })
-                .ctx(|| format!("{what}: reading the load"))?;
-            if lines + i64::from(r.lines) > i64::from(capacity.lines)
-                || channels + i64::from(r.channels) > i64::from(capacity.channels)
-            {
-                return Ok(false);
-            }
-            conn.prepare_cached(&format!(
-                "INSERT INTO reservations ({RESERVATION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-            ))
-            .and_then(|mut st| {
-                st.execute(params![
-                    order,
-                    r.integration.to_string(),
-                    r.server.as_str(),
-                    r.lines,
-                    r.channels,
-                    r.provisioned,
-                ])
-            })
-            .ctx(|| format!("{what}: inserting"))?;
-            Ok(true)
-        })
-        .await
+        self.write("reserve", move |conn| reserve_in(conn, &r, capacity))
+            .await
     }
 
     async fn reservation(&self, order: ServiceOrderId) -> Result<Option<Reservation>, StoreError> {

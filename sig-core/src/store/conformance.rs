@@ -64,6 +64,7 @@ where
     integration_round_trips(make().await).await;
     customer_registry_is_get_or_insert(make().await).await;
     reservations_are_atomic(make().await).await;
+    a_commit_reserves_with_its_step_or_stores_nothing(make().await).await;
     commit_is_one_transaction(make().await).await;
     claims_lease_work(make().await).await;
     a_lease_by_id_keeps_workers_away(make().await).await;
@@ -389,6 +390,101 @@ pub async fn reservations_are_atomic(store: Arc<dyn Store>) {
     assert!(
         fits || won.contains(&orders[24]),
         "released room can be taken again"
+    );
+}
+
+/// A change that carries a reservation takes the room with its step, concurrently as
+/// atomically as `reserve`; without room it is refused whole (no journal entry, no audit, no
+/// state) with `NoRoom`.
+pub async fn a_commit_reserves_with_its_step_or_stores_nothing(store: Arc<dyn Store>) {
+    let server: ServerId = "rj1".parse().expect("id");
+    let cap = Load {
+        lines: 4,
+        channels: 8,
+    };
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let (i, _) = store
+            .intake(new_integration(n, t(0)), intake_event(t(0)))
+            .await
+            .expect("intake");
+        let order = ServiceOrderId::new();
+        let mut state = i.clone();
+        state.step = Some("server:0".into());
+        let mut change = Change::state(state);
+        change.steps.push(StepEntry {
+            key: "server:0".into(),
+            result: serde_json::json!({"order": order}),
+            at: t(1),
+            duration_ms: 1,
+        });
+        let mut e = AuditEvent::new(t(1), Actor::System, "step.server:0", AuditOutcome::Ok, "x");
+        e.integration = Some(i.id);
+        change.audit.push(e);
+        change.reserve = Some((
+            Reservation {
+                order,
+                integration: i.id,
+                server: server.clone(),
+                lines: 1,
+                channels: 2,
+                provisioned: false,
+            },
+            cap,
+        ));
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            (i.id, order, s.commit(change).await)
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        let (id, order, r) = task.await.expect("task");
+        let journal = store.journal(id).await.expect("journal");
+        let audit = store
+            .audit(&AuditFilter {
+                integration: Some(id),
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        let stepped = audit.iter().any(|e| e.action == "step.server:0");
+        match r {
+            Ok(()) => {
+                won += 1;
+                assert!(journal.contains_key("server:0") && stepped);
+                assert_eq!(
+                    store
+                        .reservation(order)
+                        .await
+                        .expect("reservation")
+                        .map(|r| r.server),
+                    Some(server.clone())
+                );
+            }
+            Err(StoreError::NoRoom {
+                order: o,
+                server: s,
+            }) => {
+                assert_eq!((o, &s), (order, &server));
+                assert!(
+                    journal.is_empty() && !stepped,
+                    "a refused change stores nothing"
+                );
+                assert_eq!(store.reservation(order).await.expect("reservation"), None);
+                let state = store.get(id).await.expect("get").expect("exists");
+                assert_eq!(state.step, None, "the state is not written either");
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(won, 4, "exactly the capacity is taken");
+    assert_eq!(
+        store.loads().await.expect("loads").get(&server),
+        Some(&Load {
+            lines: 4,
+            channels: 8
+        })
     );
 }
 
