@@ -1603,9 +1603,16 @@ impl Pipeline {
                 chosen.push(server);
                 continue;
             }
-            // A run that crashed between reserving and journaling left its reservation: keep
-            // that server (its room is already counted), never reserve a second one.
-            let kept = self.store.reservation(order_id).await?;
+            // A run that crashed between reserving and journaling (a manual choice, or a build
+            // that reserved apart from the step's commit) left its reservation: keep that
+            // server (its room is already counted), never reserve a second one. Only a resumed
+            // run can find one: when this run journaled the step before, no earlier run got
+            // here (see `Attempt`).
+            let kept = if fresh {
+                None
+            } else {
+                self.store.reservation(order_id).await?
+            };
             let mut attempt = 0;
             loop {
                 let (server, decision, reserve) = if let Some(r) = &kept {
