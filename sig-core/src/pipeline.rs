@@ -1774,6 +1774,26 @@ impl Pipeline {
             voip_customers.insert(server.clone(), vc);
         }
 
+        // The run's last step (the last DID, else the last line) also ends the integration in
+        // its own commit; nothing upstream happens after it.
+        let last_key = proposal
+            .orders
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, o)| !o.dids.is_empty())
+            .map(|(i, o)| format!("did:{i}:{}", o.dids.len() - 1))
+            .or_else(|| {
+                validated
+                    .orders
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|(_, o)| !o.lines.is_empty())
+                    .map(|(i, o)| format!("line:{i}:{}", o.lines.len() - 1))
+            });
+        let finish = |ch: &mut Change| self.finish_change(ch, &validated);
+
         // line:i:n.
         let mut first_lines: Vec<Option<VoipLine>> = vec![None; proposal.orders.len()];
         for (i, order) in proposal.orders.iter().enumerate() {
@@ -1837,9 +1857,16 @@ impl Pipeline {
                         call: Some("ensure_line"),
                         summary,
                     },
-                    |_| {},
+                    |ch| {
+                        if last_key.as_deref() == Some(key.as_str()) {
+                            finish(ch);
+                        }
+                    },
                 )
                 .await?;
+                if last_key.as_deref() == Some(key.as_str()) {
+                    return Ok(RunOutcome::Done);
+                }
                 fresh = true;
                 if n == 0 {
                     first_lines[i] = Some(line);
@@ -1907,15 +1934,32 @@ impl Pipeline {
                         call: Some("ensure_did"),
                         summary,
                     },
-                    |_| {},
+                    |ch| {
+                        if last_key.as_deref() == Some(key.as_str()) {
+                            finish(ch);
+                        }
+                    },
                 )
                 .await?;
+                if last_key.as_deref() == Some(key.as_str()) {
+                    return Ok(RunOutcome::Done);
+                }
                 fresh = true;
             }
         }
 
-        // done.
+        // done (when the last step was journaled by an earlier run).
+        let mut change = Change::state_keeping_raw(state);
+        self.finish_change(&mut change, &validated);
+        self.store.commit(change).await?;
+        Ok(RunOutcome::Done)
+    }
+
+    /// End the integration in `change`: done, its orders' reservations provisioned, and the
+    /// `done` audit event with the integration's duration.
+    fn finish_change(&self, change: &mut Change, validated: &Validated) {
         let now = self.clock.now();
+        let state = &mut change.integration;
         state.status = IntegrationStatus::Done;
         state.finished_at = Some(now);
         state.step = Some("done".into());
@@ -1929,11 +1973,8 @@ impl Pipeline {
         );
         e.integration = Some(state.id);
         e.duration_ms = state.integration_ms();
-        let mut change = Change::state(state.clone());
         change.provisioned = validated.orders.iter().map(|o| o.order).collect();
         change.audit.push(e);
-        self.store.commit(change).await?;
-        Ok(RunOutcome::Done)
     }
 
     fn server(&self, id: &ServerId) -> Result<&ServerHandle, StoreError> {

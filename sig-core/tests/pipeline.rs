@@ -390,6 +390,28 @@ async fn a_proposal_goes_all_the_way_with_the_right_servers() {
         "one audit event per journaled step"
     );
     assert!(steps.iter().all(|e| e.duration_ms.is_some()));
+    // The last step's commit also ends the integration (`done` follows its event) and
+    // provisions every reservation.
+    let all = w
+        .store
+        .audit(&AuditFilter {
+            integration: Some(integration),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let done: Vec<_> = all.iter().filter(|e| e.action == "done").collect();
+    assert_eq!(done.len(), 1, "{all:?}");
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions[actions.len() - 2..], ["step.did:1:0", "done"]);
+    assert_eq!(i.step.as_deref(), Some("done"));
+    assert!(i.finished_at.is_some() && i.failure.is_none());
+    for order in [0, 1] {
+        let id: sig_core::ids::ServiceOrderId =
+            serde_json::from_value(j[&format!("server:{order}")].result["order"].clone()).unwrap();
+        let r = w.store.reservation(id).await.unwrap().unwrap();
+        assert!(r.provisioned, "order {order}");
+    }
     // Running again does nothing: every step is journaled.
     assert_eq!(w.pipeline.run_due().await.unwrap(), 0);
 }
