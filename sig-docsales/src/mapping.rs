@@ -37,7 +37,7 @@ use std::sync::LazyLock;
 
 use rust_decimal::Decimal;
 use sig_core::config::Catalog;
-use sig_core::ports::{FieldSource, SourceKey, SourcedProposal};
+use sig_core::ports::{FieldSource, FieldSources, SourceKey, SourcedProposal};
 use sig_core::raw::{RawAddress, RawCustomer, RawOrder, RawProposal, RawSeller};
 use sig_core::{Code, Problems, Proposal};
 
@@ -51,13 +51,13 @@ pub struct Mapped {
     /// The unvalidated proposal.
     pub raw: RawProposal,
     /// (domain field prefix, DocSales field), most specific first.
-    pub field_sources: Vec<FieldSource>,
+    pub field_sources: FieldSources,
     /// Problems found while mapping, already traced to their DocSales field.
     pub mapping_problems: Problems,
 }
 
 struct Builder {
-    sources: Vec<FieldSource>,
+    sources: FieldSources,
     problems: Problems,
 }
 
@@ -204,7 +204,7 @@ fn map_lean(doc: lean::Proposal<'_>, catalog: &Catalog) -> Mapped {
         products,
     } = doc;
     let mut b = Builder {
-        sources: Vec::with_capacity(40 + 10 * products.len()),
+        sources: FieldSources::new(),
         problems: Problems::new(),
     };
     let mut d = document.unwrap_or_default();
@@ -663,7 +663,10 @@ fn into_sourced(account: &str, requested: &ProposalRef, mut mapped: Mapped) -> S
 }
 
 /// Fill `source_field` on every problem the field sources can trace (most specific first).
-pub fn trace(problems: &mut Problems, field_sources: &[FieldSource]) {
+pub fn trace<'a>(
+    problems: &mut Problems,
+    field_sources: impl IntoIterator<Item = &'a FieldSource>,
+) {
     if problems.is_empty() {
         return;
     }
