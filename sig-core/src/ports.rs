@@ -440,6 +440,7 @@ impl FieldSources {
     }
 
     /// Add one at the end.
+    #[inline]
     pub fn push(&mut self, source: FieldSource) {
         match self.blocks.last_mut() {
             Some(block) if block.len() < Self::BLOCK => block.push(source),
