@@ -338,16 +338,47 @@ pub mod de {
         d.deserialize_any(ScalarVisitor)
     }
 
-    /// The text of a present string (trimmed of ASCII whitespace), or a number's JSON form.
-    fn trimmed_text<'a>(v: &'a Scalar<'_>, buf: &'a mut String) -> Option<&'a str> {
+    /// `f` of the text of a present string (trimmed of ASCII whitespace), or of a number's
+    /// JSON form; `None` for other values.
+    fn with_text<R>(v: &Scalar<'_>, f: impl FnOnce(&str) -> R) -> Option<R> {
         match v {
-            Scalar::Text(s) => Some(s.trim_ascii()),
+            Scalar::Text(s) => Some(f(s.trim_ascii())),
             Scalar::Number(n) => {
                 use std::fmt::Write as _;
-                let _ = write!(buf, "{n}");
-                Some(buf.as_str())
+                let mut buf = NumberText::default();
+                match write!(buf, "{n}") {
+                    Ok(()) => Some(f(buf.as_str())),
+                    Err(_) => Some(f(&n.to_string())),
+                }
             }
             _ => None,
+        }
+    }
+
+    /// A number's JSON form written on the stack rather than into a new `String`: it is at
+    /// most 24 bytes (an `f64` in ryu's shortest form; an `i64` has 20), so 32 leave room.
+    #[derive(Default)]
+    struct NumberText {
+        bytes: [u8; 32],
+        len: usize,
+    }
+
+    impl NumberText {
+        fn as_str(&self) -> &str {
+            // Only whole `&str`s are written in, so this never fails.
+            std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+        }
+    }
+
+    impl fmt::Write for NumberText {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len + s.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
         }
     }
 
@@ -395,17 +426,16 @@ pub mod de {
         if v.is_absent() {
             return Ok(None);
         }
-        let mut buf = String::new();
-        let Some(text) = trimmed_text(&v, &mut buf) else {
-            return Err(wrong("a whole number", &v));
+        let read = |text: &str| {
+            let t = text.strip_suffix(".0").unwrap_or(text);
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(D::Error::custom("expected a whole number of 0 or more"));
+            }
+            t.parse::<u32>()
+                .map(Some)
+                .map_err(|_| D::Error::custom("a whole number at most 4294967295 is expected"))
         };
-        let t = text.strip_suffix(".0").unwrap_or(text);
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(D::Error::custom("expected a whole number of 0 or more"));
-        }
-        t.parse::<u32>()
-            .map(Some)
-            .map_err(|_| D::Error::custom("a whole number at most 4294967295 is expected"))
+        with_text(&v, read).unwrap_or_else(|| Err(wrong("a whole number", &v)))
     }
 
     /// A boolean: `true`/`false`, `1`/`0`, or those as text; `null` and blank are absent.
@@ -466,11 +496,10 @@ pub mod de {
         if v.is_absent() {
             return Ok(None);
         }
-        let mut buf = String::new();
-        let Some(text) = trimmed_text(&v, &mut buf) else {
-            return Err(wrong("a decimal number", &v));
-        };
-        parse_decimal(text).map(Some).map_err(D::Error::custom)
+        with_text(&v, |text| {
+            parse_decimal(text).map(Some).map_err(D::Error::custom)
+        })
+        .unwrap_or_else(|| Err(wrong("a decimal number", &v)))
     }
     /// Parse `-?digits(.digits)?` (or a JSON number's exponent form) into a [`Decimal`].
     pub fn parse_decimal(t: &str) -> Result<Decimal, &'static str> {
