@@ -100,7 +100,16 @@ struct ItemPaths {
     unit_value: String,
     area_code: String,
     dids: String,
+    /// `products[i].custom_ddd` and `products[i].custom_dids`: the catalog's default custom
+    /// fields on the item.
+    item_default_area: String,
+    item_default_dids: String,
 }
+
+/// The catalog's default custom field names (sig-core's `CatalogFields::default()`), whose
+/// paths are written once like the others.
+const DEFAULT_AREA_FIELD: &str = "custom_ddd";
+const DEFAULT_DIDS_FIELD: &str = "custom_dids";
 
 impl ItemPaths {
     fn new(i: usize) -> Self {
@@ -118,6 +127,8 @@ impl ItemPaths {
             unit_value: cat(&item, ".unit_value"),
             area_code: cat(&order, ".area_code"),
             dids: cat(&order, ".dids"),
+            item_default_area: format!("{item}.{DEFAULT_AREA_FIELD}"),
+            item_default_dids: format!("{item}.{DEFAULT_DIDS_FIELD}"),
             order,
             item,
         }
@@ -154,11 +165,28 @@ impl Paths {
         }
     }
 
-    fn item(&self) -> &str {
-        match self {
-            Paths::Shared(p) => &p.item,
-            Paths::Own(p) => &p.item,
+    /// The path of the item's custom field `name`: `products[i].name`.
+    fn item_field(&self, name: &str) -> Cow<'static, str> {
+        match name {
+            DEFAULT_AREA_FIELD => self.get(|p| &p.item_default_area),
+            DEFAULT_DIDS_FIELD => self.get(|p| &p.item_default_dids),
+            _ => {
+                let item = match self {
+                    Paths::Shared(p) => &p.item,
+                    Paths::Own(p) => &p.item,
+                };
+                Cow::Owned(format!("{item}.{name}"))
+            }
         }
+    }
+}
+
+/// The path of the document's custom field `name`: `document.name`.
+fn document_field(name: &str) -> Cow<'static, str> {
+    match name {
+        DEFAULT_AREA_FIELD => Cow::Borrowed("document.custom_ddd"),
+        DEFAULT_DIDS_FIELD => Cow::Borrowed("document.custom_dids"),
+        _ => Cow::Owned(cat("document.", name)),
     }
 }
 
@@ -398,14 +426,6 @@ fn map_orders(
     let mut orders = Vec::with_capacity(products.len());
     for (i, item) in products.into_iter().enumerate() {
         let paths = Paths::of(i);
-        let item_field = |name: &str| {
-            let src = paths.item();
-            let mut s = String::with_capacity(src.len() + 1 + name.len());
-            s.push_str(src);
-            s.push('.');
-            s.push_str(name);
-            s
-        };
 
         b.src(paths.get(|p| &p.product), paths.get(|p| &p.code));
         b.src(paths.get(|p| &p.quantity), paths.get(|p| &p.item_quantity));
@@ -450,8 +470,8 @@ fn map_orders(
 
         // Area code: on the item, else on the document.
         let (area_value, area_src) = match &item.area {
-            Some(v) if !v.is_null() => (Some(v), item_field(area_field)),
-            _ => (d.area.as_ref(), cat("document.", area_field)),
+            Some(v) if !v.is_null() => (Some(v), paths.item_field(area_field)),
+            _ => (d.area.as_ref(), document_field(area_field)),
         };
         let area_code = match area_value.map(scalar_text) {
             None | Some(Ok(None)) => None,
@@ -461,7 +481,7 @@ fn map_orders(
                     paths.get(|p| &p.area_code).into_owned(),
                     Code::InvalidFormat,
                     "the area code field holds a list or an object, not text",
-                    area_src.clone(),
+                    area_src.clone().into_owned(),
                 );
                 None
             }
@@ -470,13 +490,13 @@ fn map_orders(
 
         // DIDs: on the item, else the document's (given to one order only).
         let (dids_value, dids_src) = match &item.dids {
-            Some(v) if !v.is_null() => (Some(v), item_field(dids_field)),
+            Some(v) if !v.is_null() => (Some(v), paths.item_field(dids_field)),
             _ if !document_dids_used => {
                 let v = d.dids.as_ref().filter(|v| !v.is_null());
                 document_dids_used |= v.is_some();
-                (v, cat("document.", dids_field))
+                (v, document_field(dids_field))
             }
-            _ => (None, cat("document.", dids_field)),
+            _ => (None, document_field(dids_field)),
         };
         let dids = match dids_value.map(did_list) {
             None => Vec::new(),
@@ -486,7 +506,7 @@ fn map_orders(
                     paths.get(|p| &p.dids).into_owned(),
                     Code::InvalidFormat,
                     "the DIDs field holds an object or nested lists, not numbers",
-                    dids_src.clone(),
+                    dids_src.clone().into_owned(),
                 );
                 Vec::new()
             }
@@ -532,38 +552,56 @@ fn did_list(v: &Custom<'_>) -> Result<Vec<String>, ()> {
     fn digits(s: &str) -> usize {
         s.bytes().filter(u8::is_ascii_digit).count()
     }
-    fn push(group: &[&str], out: &mut Vec<String>) {
-        match group {
-            [one] => out.push((*one).to_owned()),
-            _ => out.push(group.join(" ")),
+    /// One DID: the parts `piece[start..end]`, joined by single spaces. Written as it is when
+    /// its parts are already one space apart (the common case), so no list of parts is built.
+    fn push(piece: &str, (start, end, spaced): (usize, usize, bool), out: &mut Vec<String>) {
+        let text = &piece[start..end];
+        if spaced {
+            out.push(text.to_owned());
+        } else {
+            out.push(text.split_ascii_whitespace().collect::<Vec<_>>().join(" "));
         }
     }
     fn split(s: &str, out: &mut Vec<String>) {
-        let mut group: Vec<&str> = Vec::new();
         for piece in s.split([',', ';', '\n', '\r']) {
-            group.clear();
+            // The open group: where it starts and ends in `piece`, whether its parts are one
+            // space apart, and its first part.
+            let mut group: Option<(usize, usize, bool)> = None;
+            let mut first = "";
             let mut count = 0;
-            let mut tokens = piece
-                .split(|c: char| c.is_ascii_whitespace())
-                .filter(|t| !t.is_empty())
-                .peekable();
+            let mut tokens = piece.split_ascii_whitespace().peekable();
             while let Some(token) = tokens.next() {
-                group.push(token);
+                // Where the part is in `piece` (it is a slice of it).
+                let start = token.as_ptr() as usize - piece.as_ptr() as usize;
+                let end = start + token.len();
+                group = Some(match group {
+                    None => {
+                        first = token;
+                        (start, end, true)
+                    }
+                    Some((open, last, spaced)) => (
+                        open,
+                        end,
+                        spaced && start == last + 1 && piece.as_bytes()[last] == b' ',
+                    ),
+                });
                 count += digits(token);
-                let country = group[0].trim_start_matches('+') == "55";
+                let country = first.trim_start_matches('+') == "55";
                 let whole = if country { 12 } else { 10 };
                 // A mobile has one digit more: keep a 10th digit's group open when the next
                 // part completes an 11-digit number rather than starting one.
                 let next_completes =
                     count == whole && tokens.peek().is_some_and(|t| digits(t) == 1);
-                if count >= whole && !next_completes {
-                    push(&group, out);
-                    group.clear();
+                if count >= whole
+                    && !next_completes
+                    && let Some(g) = group.take()
+                {
+                    push(piece, g, out);
                     count = 0;
                 }
             }
-            if !group.is_empty() {
-                push(&group, out);
+            if let Some(g) = group {
+                push(piece, g, out);
             }
         }
     }
@@ -704,6 +742,19 @@ mod tests {
 
     fn did_list(v: &serde_json::Value) -> Result<Vec<String>, ()> {
         super::did_list(&Custom::from_value(v.clone()))
+    }
+
+    #[test]
+    fn the_default_custom_field_names_are_the_catalogs() {
+        let fields = sig_core::config::CatalogFields::default();
+        assert_eq!(fields.area_code, DEFAULT_AREA_FIELD);
+        assert_eq!(fields.dids, DEFAULT_DIDS_FIELD);
+        assert_eq!(
+            Paths::of(1).item_field(DEFAULT_DIDS_FIELD),
+            "products[1].custom_dids"
+        );
+        assert_eq!(Paths::of(40).item_field("x"), "products[40].x");
+        assert_eq!(document_field(DEFAULT_AREA_FIELD), "document.custom_ddd");
     }
 
     #[test]
