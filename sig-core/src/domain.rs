@@ -651,7 +651,7 @@ impl ProposalStatus {
     pub fn parse(s: &str) -> ProposalStatus {
         let t = crate::problem::trim_ascii(s);
         // Compared case-insensitively in place (no lower-cased copy per call).
-        const KNOWN: [(&str, ProposalStatus); 9] = [
+        static KNOWN: [(&str, ProposalStatus); 9] = [
             ("active", ProposalStatus::Active),
             ("sent", ProposalStatus::Sent),
             ("read", ProposalStatus::Read),
@@ -663,11 +663,11 @@ impl ProposalStatus {
             ("error", ProposalStatus::Error),
         ];
         KNOWN
-            .into_iter()
+            .iter()
             .find(|(name, _)| t.eq_ignore_ascii_case(name))
             .map_or_else(
                 || ProposalStatus::Unknown(t.to_owned()),
-                |(_, status)| status,
+                |(_, status)| status.clone(),
             )
     }
 
