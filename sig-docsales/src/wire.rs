@@ -956,21 +956,24 @@ pub mod de {
 }
 
 /// `Deserialize` for a wire object and [`lean::Read`] for its lean twin, from one table: the
-/// struct's name for messages, the map that keeps every other key, the lean type (and the name
-/// its seeds use for the catalog's custom field names), and each known key with the field it
-/// fills and the seed that reads it, then the lean field (`_`: read, checked and dropped) and
-/// its seed. One table, so both readers know the same keys and judge them alike.
+/// struct's name for messages, the map that keeps every other key, the lean type (and the
+/// names its seeds use for the catalog's custom field names and for the object being filled),
+/// and each known key with the field it fills and the seed that reads it, then the lean field
+/// (`_`: read into place, or checked and dropped) and its seed. One table, so both readers
+/// know the same keys and judge them alike.
 macro_rules! wire_object {
     (
-        $ty:ident, $expecting:literal, others: $others:ident, lean: $lean:ident($names:ident),
+        $ty:ident, $expecting:literal, others: $others:ident,
+        lean: $lean:ident($names:ident, $out:ident),
         { $($key:literal => $field:ident: $seed:expr; $lfield:tt: $lseed:expr),* $(,)? }
     ) => {
         impl<'de> lean::Read<'de> for lean::$lean<'de> {
-            fn read<A: serde::de::MapAccess<'de>>(
+            fn read_into<A: serde::de::MapAccess<'de>>(
+                &mut self,
                 $names: lean::Names<'_>,
                 mut map: A,
-            ) -> Result<Self, A::Error> {
-                let mut out = Self::default();
+            ) -> Result<(), A::Error> {
+                let $out = self;
                 $(let mut $field = false;)*
                 while let Some(key) = map.next_key_seed(de::Key)? {
                     match &*key {
@@ -979,12 +982,12 @@ macro_rules! wire_object {
                                 return Err(A::Error::duplicate_field($key));
                             }
                             $field = true;
-                            lean_set!(out.$lfield = map.next_value_seed($lseed)?);
+                            lean_set!($out.$lfield = map.next_value_seed($lseed)?);
                         })*
-                        _ => lean::Others::other(&mut out, &key, $names, &mut map)?,
+                        _ => lean::Others::other(&mut *$out, &key, $names, &mut map)?,
                     }
                 }
-                Ok(out)
+                Ok(())
             }
         }
 
@@ -1574,10 +1577,16 @@ pub(crate) mod lean {
         }
     }
 
-    /// A lean object's reader, written by `wire_object!`.
+    /// A lean object's reader, written by `wire_object!`: it fills the object in place (the
+    /// objects are large; moved out through each layer of `Result` and `Option`, they cost
+    /// more than their reading).
     pub(crate) trait Read<'de>: Default + Others<'de> {
-        /// Read the object's entries.
-        fn read<A: MapAccess<'de>>(names: Names<'_>, map: A) -> Result<Self, A::Error>;
+        /// Read the object's entries into `self`.
+        fn read_into<A: MapAccess<'de>>(
+            &mut self,
+            names: Names<'_>,
+            map: A,
+        ) -> Result<(), A::Error>;
     }
 
     /// What a lean object does with the keys no field reads: by default their values are
@@ -1644,108 +1653,119 @@ pub(crate) mod lean {
         }
     }
 
-    /// The seed of an object that may be `null`, as [`de::object`] reads it.
-    pub(crate) struct Opt<'n, T>(Names<'n>, PhantomData<T>);
+    /// The seed that reads an object into `T`, in place.
+    pub(crate) struct InPlace<'a, 'n, T>(&'a mut T, Names<'n>);
 
-    /// [`Opt`] for `T`.
-    pub(crate) fn opt<T>(names: Names<'_>) -> Opt<'_, T> {
-        Opt(names, PhantomData)
-    }
-
-    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Opt<'_, T> {
-        type Value = Option<T>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
-            d.deserialize_option(self)
-        }
-    }
-
-    impl<'de, T: Read<'de>> Visitor<'de> for Opt<'_, T> {
-        type Value = Option<T>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("option")
-        }
-
-        fn visit_none<E>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
-            Obj::<T>(self.0, PhantomData).deserialize(d).map(Some)
-        }
-    }
-
-    /// The seed of an object.
-    pub(crate) struct Obj<'n, T>(Names<'n>, PhantomData<T>);
-
-    /// [`Obj`] for `T`.
-    pub(crate) fn obj<T>(names: Names<'_>) -> Obj<'_, T> {
-        Obj(names, PhantomData)
-    }
-
-    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Obj<'_, T> {
-        type Value = T;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for InPlace<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_map(self)
         }
     }
 
-    impl<'de, T: Read<'de>> Visitor<'de> for Obj<'_, T> {
-        type Value = T;
+    impl<'de, T: Read<'de>> Visitor<'de> for InPlace<'_, '_, T> {
+        type Value = ();
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an object")
         }
 
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-            T::read(self.0, map)
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+            self.0.read_into(self.1, map)
         }
     }
 
-    /// The seed of a list of objects that may be `null`, as [`de::list`] reads it.
-    pub(crate) struct List<'n, T>(Names<'n>, PhantomData<T>);
+    /// The seed that reads an object that may be `null` into `slot`, as [`de::object`] reads
+    /// it.
+    pub(crate) struct Opt<'a, 'n, T>(&'a mut Option<T>, Names<'n>);
 
-    /// [`List`] for `T`.
-    pub(crate) fn list<T>(names: Names<'_>) -> List<'_, T> {
-        List(names, PhantomData)
+    /// [`Opt`] into `slot`.
+    pub(crate) fn opt<'a, 'n, T>(slot: &'a mut Option<T>, names: Names<'n>) -> Opt<'a, 'n, T> {
+        Opt(slot, names)
     }
 
-    impl<'de, T: Read<'de>> DeserializeSeed<'de> for List<'_, T> {
-        type Value = Vec<T>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Opt<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_option(self)
         }
     }
 
-    impl<'de, T: Read<'de>> Visitor<'de> for List<'_, T> {
-        type Value = Vec<T>;
+    impl<'de, T: Read<'de>> Visitor<'de> for Opt<'_, '_, T> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("option")
+        }
+
+        fn visit_none<E>(self) -> Result<(), E> {
+            *self.0 = None;
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            *self.0 = None;
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            InPlace(self.0.insert(T::default()), self.1).deserialize(d)
+        }
+    }
+
+    /// The seed that reads a list of objects that may be `null` into `list`, as [`de::list`]
+    /// reads it.
+    pub(crate) struct List<'a, 'n, T>(&'a mut Vec<T>, Names<'n>);
+
+    /// [`List`] into `list`.
+    pub(crate) fn list<'a, 'n, T>(list: &'a mut Vec<T>, names: Names<'n>) -> List<'a, 'n, T> {
+        List(list, names)
+    }
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for List<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+
+    impl<'de, T: Read<'de>> Visitor<'de> for List<'_, '_, T> {
+        type Value = ();
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list")
         }
 
-        fn visit_none<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_none<E>(self) -> Result<(), E> {
+            self.0.clear();
+            Ok(())
         }
 
-        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
+        fn visit_unit<E>(self) -> Result<(), E> {
+            self.0.clear();
+            Ok(())
         }
 
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_seq(self)
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut items = Vec::new();
-            while let Some(item) = seq.next_element_seed(obj::<T>(self.0))? {
-                items.push(item);
-            }
-            Ok(items)
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.0.clear();
+            while seq.next_element_seed(Push(&mut *self.0, self.1))?.is_some() {}
+            Ok(())
+        }
+    }
+
+    /// The seed of one object of a list: read in place at the list's end.
+    struct Push<'a, 'n, T>(&'a mut Vec<T>, Names<'n>);
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Push<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            let at = self.0.len();
+            self.0.push(T::default());
+            InPlace(&mut self.0[at], self.1).deserialize(d)
         }
     }
 
@@ -1754,7 +1774,8 @@ pub(crate) mod lean {
     pub(crate) fn decode<'de>(body: &'de [u8], names: Names<'_>) -> Option<Proposal<'de>> {
         let text = std::str::from_utf8(body).ok()?;
         let mut de = serde_json::Deserializer::from_str(text);
-        let doc = obj::<Proposal<'de>>(names).deserialize(&mut de).ok()?;
+        let mut doc = Proposal::default();
+        InPlace(&mut doc, names).deserialize(&mut de).ok()?;
         de.end().ok()?;
         Some(doc)
     }
@@ -1766,15 +1787,15 @@ pub(crate) mod lean {
 // `decoder_matches_the_serde_derive_reference` catches that). The lean column says what the
 // one-pass read for the mapping keeps of each field ([`lean`]).
 
-wire_object!(ProposalDocument, "struct ProposalDocument", others: extra, lean: Proposal(names), {
-    "document" => document: de::ObjectOf(PhantomData); document: lean::opt(names),
-    "account" => account: de::ObjectOf(PhantomData); _: lean::opt::<lean::Account>(names),
-    "document_owner" => document_owner: de::ObjectOf(PhantomData); document_owner: lean::opt(names),
-    "customer" => customer: de::ObjectOf(PhantomData); customer: lean::opt(names),
-    "products" => products: de::ListOf(PhantomData); products: lean::list(names),
+wire_object!(ProposalDocument, "struct ProposalDocument", others: extra, lean: Proposal(names, out), {
+    "document" => document: de::ObjectOf(PhantomData); _: lean::opt(&mut out.document, names),
+    "account" => account: de::ObjectOf(PhantomData); _: lean::opt(&mut None::<lean::Account>, names),
+    "document_owner" => document_owner: de::ObjectOf(PhantomData); _: lean::opt(&mut out.document_owner, names),
+    "customer" => customer: de::ObjectOf(PhantomData); _: lean::opt(&mut out.customer, names),
+    "products" => products: de::ListOf(PhantomData); _: lean::list(&mut out.products, names),
 });
 
-wire_object!(Document, "struct Document", others: custom, lean: Document(names), {
+wire_object!(Document, "struct Document", others: custom, lean: Document(names, out), {
     "id" => id: de::Id; id: de::Id,
     "external_uuid" => external_uuid: de::Reference; external_uuid: de::ReferenceRef,
     "code" => code: de::Text; code: de::TextRef,
@@ -1798,7 +1819,7 @@ wire_object!(Document, "struct Document", others: custom, lean: Document(names),
     "sign_initial" => sign_initial: de::Flag; _: de::Flag,
 });
 
-wire_object!(Account, "struct Account", others: extra, lean: Account(names), {
+wire_object!(Account, "struct Account", others: extra, lean: Account(names, out), {
     "name" => name: de::Text; _: de::TextChecked,
     "document_number" => document_number: de::Text; _: de::TextChecked,
     "address1" => address1: de::Text; _: de::TextChecked,
@@ -1816,14 +1837,14 @@ wire_object!(Account, "struct Account", others: extra, lean: Account(names), {
     "currency_iso_code" => currency_iso_code: de::Text; _: de::TextChecked,
 });
 
-wire_object!(DocumentOwner, "struct DocumentOwner", others: extra, lean: Owner(names), {
+wire_object!(DocumentOwner, "struct DocumentOwner", others: extra, lean: Owner(names, out), {
     "name" => name: de::Text; name: de::TextRef,
     "email" => email: de::Text; email: de::TextRef,
     "phone_number" => phone_number: de::Text; _: de::TextChecked,
     "whatsapp_number" => whatsapp_number: de::Text; _: de::TextChecked,
 });
 
-wire_object!(Customer, "struct Customer", others: extra, lean: Customer(names), {
+wire_object!(Customer, "struct Customer", others: extra, lean: Customer(names, out), {
     "id" => id: de::Id; _: de::Id,
     "code" => code: de::Text; _: de::TextChecked,
     "name" => name: de::Text; name: de::TextRef,
@@ -1853,7 +1874,7 @@ wire_object!(Customer, "struct Customer", others: extra, lean: Customer(names), 
     "nationality" => nationality: de::Text; _: de::TextChecked,
 });
 
-wire_object!(ProductItem, "struct ProductItem", others: extra, lean: Item(names), {
+wire_object!(ProductItem, "struct ProductItem", others: extra, lean: Item(names, out), {
     "id" => id: de::Id; _: de::Id,
     "code" => code: de::Text; code: de::TextRef,
     "name" => name: de::Text; _: de::TextChecked,
