@@ -380,7 +380,75 @@ impl fmt::Display for Email {
 }
 
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'-'
+        )
+}
+
+/// Where the `@` is, when `t` (trimmed, at most [`EMAIL_MAX`] bytes) is an address the
+/// checks of `Email::from_str` accept, found in one pass over its bytes. Only a fast path:
+/// `None` sends the text through those checks, which are the rule and name what is wrong.
+fn plain_address(t: &[u8]) -> Option<usize> {
+    let at = t.iter().rposition(|&b| b == b'@')?;
+    let (local, domain) = (&t[..at], &t[at + 1..]);
+    // 1 to 64 characters of atext, dots only between them.
+    if local.is_empty() || local.len() > 64 || local[0] == b'.' || local[local.len() - 1] == b'.' {
+        return None;
+    }
+    let mut dot = false;
+    for &b in local {
+        if b == b'.' {
+            if dot {
+                return None;
+            }
+            dot = true;
+        } else if is_atext(b) {
+            dot = false;
+        } else {
+            return None;
+        }
+    }
+    // Two labels or more, each 1 to 63 letters, digits and inner hyphens; the last one 2
+    // letters or more.
+    let mut labels = 0;
+    let mut start = 0;
+    for i in 0..=domain.len() {
+        if i == domain.len() || domain[i] == b'.' {
+            let label = &domain[start..i];
+            if label.is_empty()
+                || label.len() > 63
+                || label[0] == b'-'
+                || label[label.len() - 1] == b'-'
+            {
+                return None;
+            }
+            labels += 1;
+            start = i + 1;
+        } else if !(domain[i].is_ascii_alphanumeric() || domain[i] == b'-') {
+            return None;
+        }
+    }
+    let tld = &domain[domain.iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1)..];
+    (labels >= 2 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)).then_some(at)
 }
 
 impl FromStr for Email {
@@ -398,6 +466,9 @@ impl FromStr for Email {
                     t.len()
                 ),
             ));
+        }
+        if let Some(at) = plain_address(t.as_bytes()) {
+            return Ok(Email(canonical_address(&t[..at], &t[at + 1..])));
         }
         // Bytes before the first refused one are ASCII, so it starts a character.
         if let Some(i) = t
@@ -452,14 +523,19 @@ impl FromStr for Email {
                 "the domain must end in an alphabetic top-level domain, such as .br",
             ));
         }
-        // ASCII only (checked above), so folding byte by byte is the whole folding.
-        let mut address = String::with_capacity(t.len());
-        address.push_str(local);
-        address.push('@');
-        address.push_str(domain);
-        address[local.len() + 1..].make_ascii_lowercase();
-        Ok(Email(address))
+        Ok(Email(canonical_address(local, domain)))
     }
+}
+
+/// `local@domain`, the domain in lower case. ASCII only (checked before), so folding byte by
+/// byte is the whole folding.
+fn canonical_address(local: &str, domain: &str) -> String {
+    let mut address = String::with_capacity(local.len() + 1 + domain.len());
+    address.push_str(local);
+    address.push('@');
+    address.push_str(domain);
+    address[local.len() + 1..].make_ascii_lowercase();
+    address
 }
 
 impl TryFrom<&str> for Email {

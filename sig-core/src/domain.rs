@@ -650,17 +650,25 @@ impl ProposalStatus {
     /// Parse a wire name (case-insensitive, trimmed); anything unknown is kept.
     pub fn parse(s: &str) -> ProposalStatus {
         let t = crate::problem::trim_ascii(s);
-        match t.to_ascii_lowercase().as_str() {
-            "active" => ProposalStatus::Active,
-            "sent" => ProposalStatus::Sent,
-            "read" => ProposalStatus::Read,
-            "approved" => ProposalStatus::Approved,
-            "rejected" => ProposalStatus::Rejected,
-            "cancelled" | "canceled" => ProposalStatus::Cancelled,
-            "expired" => ProposalStatus::Expired,
-            "error" => ProposalStatus::Error,
-            _ => ProposalStatus::Unknown(t.to_owned()),
-        }
+        // Compared case-insensitively in place (no lower-cased copy per call).
+        static KNOWN: [(&str, ProposalStatus); 9] = [
+            ("active", ProposalStatus::Active),
+            ("sent", ProposalStatus::Sent),
+            ("read", ProposalStatus::Read),
+            ("approved", ProposalStatus::Approved),
+            ("rejected", ProposalStatus::Rejected),
+            ("cancelled", ProposalStatus::Cancelled),
+            ("canceled", ProposalStatus::Cancelled),
+            ("expired", ProposalStatus::Expired),
+            ("error", ProposalStatus::Error),
+        ];
+        KNOWN
+            .iter()
+            .find(|(name, _)| t.eq_ignore_ascii_case(name))
+            .map_or_else(
+                || ProposalStatus::Unknown(t.to_owned()),
+                |(_, status)| status.clone(),
+            )
     }
 
     /// Whether this status starts an integration (DESIGN.md: only an approval does).
@@ -776,6 +784,29 @@ mod tests {
         );
         assert!(ProposalStatus::parse("approved").starts_integration());
         assert!(!ProposalStatus::parse("sent").starts_integration());
+        // Every wire name in any case, read as its lower-cased form is.
+        for (name, status) in [
+            ("ACTIVE", ProposalStatus::Active),
+            ("Sent", ProposalStatus::Sent),
+            ("rEAD", ProposalStatus::Read),
+            ("Rejected", ProposalStatus::Rejected),
+            ("CANCELLED", ProposalStatus::Cancelled),
+            ("Canceled", ProposalStatus::Cancelled),
+            ("expired\t", ProposalStatus::Expired),
+            ("Error", ProposalStatus::Error),
+        ] {
+            assert_eq!(ProposalStatus::parse(name), status, "{name}");
+        }
+        // Unknown ones are kept as received (trimmed), not lower-cased; a non-ASCII letter
+        // is not folded.
+        assert_eq!(
+            ProposalStatus::parse(" Signed "),
+            ProposalStatus::Unknown("Signed".into())
+        );
+        assert_eq!(
+            ProposalStatus::parse("ſent"),
+            ProposalStatus::Unknown("ſent".into())
+        );
         let u = ProposalStatus::parse("signed_partially");
         assert_eq!(u, ProposalStatus::Unknown("signed_partially".into()));
         assert_eq!(serde_json::to_string(&u).unwrap(), "\"signed_partially\"");

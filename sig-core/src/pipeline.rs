@@ -1115,7 +1115,7 @@ impl Pipeline {
         company: &CompanyHandle,
     ) -> Result<StepEntry, StepError> {
         let started = StepStart::new("fetch");
-        let mut field_sources = Vec::new();
+        let mut field_sources = crate::ports::FieldSources::new();
         let mut mapping_problems = Problems::new();
         let mut fetched = false;
         let raw = match (&state.raw, &company.source) {

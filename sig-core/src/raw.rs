@@ -613,7 +613,11 @@ impl RawCustomer {
         });
         let emails = list(p, f("emails"), &self.emails, |s| s.parse::<Email>());
         let phones = list(p, f("phones"), &self.phones, |s| s.parse::<Phone>());
-        let address = self.address.validate_into(&f("address").path(), p);
+        // The usual prefix's address path is fixed text, not written per proposal.
+        let address = match prefix {
+            "customer" => self.address.validate_into("customer.address", p),
+            _ => self.address.validate_into(&f("address").path(), p),
+        };
         let state_registration = opt(p, f("state_registration"), &self.state_registration, |s| {
             s.parse::<Registration>()
         });

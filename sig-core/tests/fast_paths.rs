@@ -335,6 +335,8 @@ fn phone_text() -> impl Strategy<Value = String> {
 fn email_text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => "[a-zA-Z0-9._%+-]{1,12}@[a-zA-Z0-9-]{1,10}(\\.[a-zA-Z]{1,4}){0,3}",
+        // Near misses: dots and hyphens at the edges, digits in the last label, empty labels.
+        2 => "[a-z0-9.!#~@-]{0,8}@[a-zA-Z0-9.-]{0,14}",
         1 => "[ a-z.@-]{0,20}",
         1 => "\\PC{0,12}@\\PC{0,12}",
     ]

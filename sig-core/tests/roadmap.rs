@@ -187,7 +187,7 @@ impl ProposalSource for Source {
                 proposal_id: id.into(),
             },
             raw,
-            field_sources: vec![("customer.address".into(), "customer.postal_code".into())],
+            field_sources: vec![("customer.address".into(), "customer.postal_code".into())].into(),
             mapping_problems: Default::default(),
         })
     }

@@ -266,12 +266,27 @@ impl DocSalesClient {
         &self,
         proposal: &ProposalRef,
     ) -> Result<ProposalDocument, DocSalesError> {
+        self.get_proposal_with(proposal, wire::decode_proposal)
+            .await
+    }
+
+    /// [`get_proposal`](Self::get_proposal) with the body read by `read` instead of
+    /// [`wire::decode_proposal`]: the proposal source reads it straight into its mapping
+    /// ([`crate::mapping::decode_sourced`]).
+    ///
+    /// # Errors
+    /// Any [`DocSalesError`]; `read`'s error is [`DocSalesError::Decode`].
+    pub async fn get_proposal_with<T>(
+        &self,
+        proposal: &ProposalRef,
+        read: impl FnOnce(&[u8]) -> Result<T, wire::DecodeError>,
+    ) -> Result<T, DocSalesError> {
         const CALL: &str = "get_proposal";
         let url = self.url(&["proposals", &proposal.as_segment()], &[]);
         let (status, body) = self
             .execute(CALL, Method::GET, url, None, Idempotent::Yes)
             .await?;
-        wire::decode_proposal(&body).map_err(|source| DocSalesError::Decode {
+        read(&body).map_err(|source| DocSalesError::Decode {
             call: CALL,
             status,
             source,

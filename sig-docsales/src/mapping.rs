@@ -26,21 +26,23 @@
 //! between complete numbers (`11 3456-7000` is one DID, `11 4003-2001 11 4003-2002` two). Document-level DIDs go to
 //! the first order whose item has no DIDs field of its own `[inferred]`.
 //!
-//! The proposal source maps a fetched document by value ([`sourced_owned`]): its text moves
-//! into the raw shape. Field-source paths are mostly fixed names, borrowed rather than written
-//! per proposal (those of the first orders are written once per process).
+//! The proposal source reads a fetched body straight into the mapping ([`decode_sourced`]):
+//! one pass over the body, keeping only what the mapping reads, its text copied once, into
+//! the raw shape. A decoded document maps the same way ([`sourced_owned`], [`map_proposal`]).
+//! Field-source paths are mostly fixed names, borrowed rather than written per proposal
+//! (those of the first orders are written once per process).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use rust_decimal::Decimal;
-use serde_json::Value;
 use sig_core::config::Catalog;
-use sig_core::ports::{FieldSource, SourceKey, SourcedProposal};
+use sig_core::ports::{FieldSource, FieldSources, SourceKey, SourcedProposal};
 use sig_core::raw::{RawAddress, RawCustomer, RawOrder, RawProposal, RawSeller};
 use sig_core::{Code, Problems, Proposal};
 
-use crate::wire::{Customer, Document, LegalCode, ProductItem, ProposalDocument, ProposalRef};
+use crate::wire::lean::{self, Custom, Names};
+use crate::wire::{DecodeError, ProposalDocument, ProposalRef, decode_proposal};
 
 /// A mapped proposal: the raw shape, where each field came from, and the problems found
 /// while mapping (a custom field of the wrong type, a value that overflows).
@@ -49,13 +51,13 @@ pub struct Mapped {
     /// The unvalidated proposal.
     pub raw: RawProposal,
     /// (domain field prefix, DocSales field), most specific first.
-    pub field_sources: Vec<FieldSource>,
+    pub field_sources: FieldSources,
     /// Problems found while mapping, already traced to their DocSales field.
     pub mapping_problems: Problems,
 }
 
 struct Builder {
-    sources: Vec<FieldSource>,
+    sources: FieldSources,
     problems: Problems,
 }
 
@@ -98,7 +100,16 @@ struct ItemPaths {
     unit_value: String,
     area_code: String,
     dids: String,
+    /// `products[i].custom_ddd` and `products[i].custom_dids`: the catalog's default custom
+    /// fields on the item.
+    item_default_area: String,
+    item_default_dids: String,
 }
+
+/// The catalog's default custom field names (sig-core's `CatalogFields::default()`), whose
+/// paths are written once like the others.
+const DEFAULT_AREA_FIELD: &str = "custom_ddd";
+const DEFAULT_DIDS_FIELD: &str = "custom_dids";
 
 impl ItemPaths {
     fn new(i: usize) -> Self {
@@ -116,6 +127,8 @@ impl ItemPaths {
             unit_value: cat(&item, ".unit_value"),
             area_code: cat(&order, ".area_code"),
             dids: cat(&order, ".dids"),
+            item_default_area: format!("{item}.{DEFAULT_AREA_FIELD}"),
+            item_default_dids: format!("{item}.{DEFAULT_DIDS_FIELD}"),
             order,
             item,
         }
@@ -152,11 +165,28 @@ impl Paths {
         }
     }
 
-    fn item(&self) -> &str {
-        match self {
-            Paths::Shared(p) => &p.item,
-            Paths::Own(p) => &p.item,
+    /// The path of the item's custom field `name`: `products[i].name`.
+    fn item_field(&self, name: &str) -> Cow<'static, str> {
+        match name {
+            DEFAULT_AREA_FIELD => self.get(|p| &p.item_default_area),
+            DEFAULT_DIDS_FIELD => self.get(|p| &p.item_default_dids),
+            _ => {
+                let item = match self {
+                    Paths::Shared(p) => &p.item,
+                    Paths::Own(p) => &p.item,
+                };
+                Cow::Owned(format!("{item}.{name}"))
+            }
         }
+    }
+}
+
+/// The path of the document's custom field `name`: `document.name`.
+fn document_field(name: &str) -> Cow<'static, str> {
+    match name {
+        DEFAULT_AREA_FIELD => Cow::Borrowed("document.custom_ddd"),
+        DEFAULT_DIDS_FIELD => Cow::Borrowed("document.custom_dids"),
+        _ => Cow::Owned(cat("document.", name)),
     }
 }
 
@@ -181,15 +211,28 @@ pub fn map_proposal(doc: &ProposalDocument, catalog: &Catalog) -> Mapped {
 
 /// [`map_proposal`], taking the document.
 pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
-    let ProposalDocument {
+    map_lean(lean::Proposal::from_document(doc, names(catalog)), catalog)
+}
+
+/// The catalog's custom field names.
+fn names(catalog: &Catalog) -> Names<'_> {
+    Names {
+        area: &catalog.fields.area_code,
+        dids: &catalog.fields.dids,
+    }
+}
+
+/// The mapping itself, from what it reads of a document (text moved or copied from the body
+/// into the raw shape).
+fn map_lean(doc: lean::Proposal<'_>, catalog: &Catalog) -> Mapped {
+    let lean::Proposal {
         document,
         document_owner,
         customer,
         products,
-        ..
     } = doc;
     let mut b = Builder {
-        sources: Vec::with_capacity(40 + 10 * products.len()),
+        sources: FieldSources::new(),
         problems: Problems::new(),
     };
     let mut d = document.unwrap_or_default();
@@ -205,7 +248,7 @@ pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
     // The reference's path segment: the id, else the external uuid.
     let id = match d.id {
         Some(n) => Some(n.to_string()),
-        None => d.external_uuid.take(),
+        None => d.external_uuid.take().map(Cow::into_owned),
     };
     b.src("created_at", "document.created_at");
     b.src("updated_at", "document.updated_at");
@@ -215,8 +258,8 @@ pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
     b.src("orders", "products");
 
     let seller = document_owner.map(|o| RawSeller {
-        name: o.name,
-        email: o.email,
+        name: o.name.map(Cow::into_owned),
+        email: o.email.map(Cow::into_owned),
     });
     b.src("seller.name", "document_owner.name");
     b.src("seller.email", "document_owner.email");
@@ -224,7 +267,7 @@ pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
 
     let raw = RawProposal {
         id,
-        code: d.code.take(),
+        code: d.code.take().map(Cow::into_owned),
         status: d.status.as_ref().map(|s| s.as_str().to_owned()),
         customer,
         orders,
@@ -239,7 +282,11 @@ pub fn map_owned(doc: ProposalDocument, catalog: &Catalog) -> Mapped {
     }
 }
 
-fn map_customer(customer: Option<Customer>, d: &mut Document, b: &mut Builder) -> RawCustomer {
+fn map_customer(
+    customer: Option<lean::Customer<'_>>,
+    d: &mut lean::Document<'_>,
+    b: &mut Builder,
+) -> RawCustomer {
     let Some(c) = customer else {
         b.src("customer", "customer");
         return RawCustomer::default();
@@ -263,11 +310,11 @@ fn map_customer(customer: Option<Customer>, d: &mut Document, b: &mut Builder) -
     let contact_name = match c.contact_name {
         Some(n) => {
             b.src("customer.contact_name", "customer.contact_name");
-            Some(n)
+            Some(n.into_owned())
         }
         None => {
             b.src("customer.contact_name", "document.contact_name");
-            d.contact_name.take()
+            d.contact_name.take().map(Cow::into_owned)
         }
     };
 
@@ -313,23 +360,24 @@ fn map_customer(customer: Option<Customer>, d: &mut Document, b: &mut Builder) -
     );
     b.src("customer", "customer");
 
+    let owned = |s: lean::Text<'_>| s.map(Cow::into_owned);
     RawCustomer {
-        tax_id: c.legal_code.map(LegalCode::into_string),
-        legal_name: c.name,
-        trade_name: c.dba,
+        tax_id: owned(c.legal_code),
+        legal_name: owned(c.name),
+        trade_name: owned(c.dba),
         contact_name,
         emails,
         phones,
         address: RawAddress {
-            street: c.address,
-            number: c.number,
-            complement: c.complement,
-            district: c.district,
-            city: c.city,
-            uf: c.state,
-            cep: c.postal_code,
+            street: owned(c.address),
+            number: owned(c.number),
+            complement: owned(c.complement),
+            district: owned(c.district),
+            city: owned(c.city),
+            uf: owned(c.state),
+            cep: owned(c.postal_code),
         },
-        state_registration: c.legal_code2,
+        state_registration: owned(c.legal_code2),
         municipal_registration: None,
     }
 }
@@ -352,20 +400,20 @@ fn same_phone(a: &str, b: &str) -> bool {
 /// Add `value` unless it is absent or the `same` as one already there; whether it was added.
 fn push_unique(
     values: &mut Vec<String>,
-    value: Option<String>,
+    value: lean::Text<'_>,
     same: impl Fn(&str, &str) -> bool,
 ) -> bool {
     let Some(v) = value else { return false };
     if values.iter().any(|existing| same(existing, &v)) {
         return false;
     }
-    values.push(v);
+    values.push(v.into_owned());
     true
 }
 
 fn map_orders(
-    products: Vec<ProductItem>,
-    d: &Document,
+    products: Vec<lean::Item<'_>>,
+    d: &lean::Document<'_>,
     catalog: &Catalog,
     b: &mut Builder,
 ) -> Vec<RawOrder> {
@@ -376,16 +424,8 @@ fn map_orders(
     let mut document_dids_used = false;
 
     let mut orders = Vec::with_capacity(products.len());
-    for (i, mut item) in products.into_iter().enumerate() {
+    for (i, item) in products.into_iter().enumerate() {
         let paths = Paths::of(i);
-        let item_field = |name: &str| {
-            let src = paths.item();
-            let mut s = String::with_capacity(src.len() + 1 + name.len());
-            s.push_str(src);
-            s.push('.');
-            s.push_str(name);
-            s
-        };
 
         b.src(paths.get(|p| &p.product), paths.get(|p| &p.code));
         b.src(paths.get(|p| &p.quantity), paths.get(|p| &p.item_quantity));
@@ -429,18 +469,9 @@ fn map_orders(
         };
 
         // Area code: on the item, else on the document.
-        // Taken from the item, unless the catalog reads the DIDs from the same field.
-        let item_area = if area_field == dids_field {
-            item.extra.get(area_field).cloned()
-        } else {
-            item.extra.remove(area_field)
-        };
-        let (area_value, area_src) = match item_area {
-            Some(v) if !v.is_null() => (Some(v), item_field(area_field)),
-            _ => (
-                d.custom.get(area_field).cloned(),
-                cat("document.", area_field),
-            ),
+        let (area_value, area_src) = match &item.area {
+            Some(v) if !v.is_null() => (Some(v), paths.item_field(area_field)),
+            _ => (d.area.as_ref(), document_field(area_field)),
         };
         let area_code = match area_value.map(scalar_text) {
             None | Some(Ok(None)) => None,
@@ -450,7 +481,7 @@ fn map_orders(
                     paths.get(|p| &p.area_code).into_owned(),
                     Code::InvalidFormat,
                     "the area code field holds a list or an object, not text",
-                    area_src.clone(),
+                    area_src.clone().into_owned(),
                 );
                 None
             }
@@ -458,14 +489,14 @@ fn map_orders(
         b.src(paths.get(|p| &p.area_code), area_src);
 
         // DIDs: on the item, else the document's (given to one order only).
-        let (dids_value, dids_src) = match item.extra.get(dids_field) {
-            Some(v) if !v.is_null() => (Some(v), item_field(dids_field)),
+        let (dids_value, dids_src) = match &item.dids {
+            Some(v) if !v.is_null() => (Some(v), paths.item_field(dids_field)),
             _ if !document_dids_used => {
-                let v = d.custom.get(dids_field).filter(|v| !v.is_null());
+                let v = d.dids.as_ref().filter(|v| !v.is_null());
                 document_dids_used |= v.is_some();
-                (v, cat("document.", dids_field))
+                (v, document_field(dids_field))
             }
-            _ => (None, cat("document.", dids_field)),
+            _ => (None, document_field(dids_field)),
         };
         let dids = match dids_value.map(did_list) {
             None => Vec::new(),
@@ -475,7 +506,7 @@ fn map_orders(
                     paths.get(|p| &p.dids).into_owned(),
                     Code::InvalidFormat,
                     "the DIDs field holds an object or nested lists, not numbers",
-                    dids_src.clone(),
+                    dids_src.clone().into_owned(),
                 );
                 Vec::new()
             }
@@ -484,7 +515,7 @@ fn map_orders(
 
         b.src(paths.get(|p| &p.order), paths.get(|p| &p.item));
         orders.push(RawOrder {
-            product: item.code,
+            product: item.code.map(Cow::into_owned),
             quantity: item.quantity.map(|q| q.normalize().to_string()),
             sip_lines: None,
             channels: None,
@@ -498,14 +529,15 @@ fn map_orders(
     orders
 }
 
-/// A custom value as text: strings (blank is absent) and numbers; `Err` for lists/objects.
-fn scalar_text(v: Value) -> Result<Option<String>, ()> {
+/// A custom value as text: strings (blank is absent) and numbers; `Err` for booleans, lists
+/// and objects.
+fn scalar_text(v: &Custom<'_>) -> Result<Option<String>, ()> {
     match v {
-        Value::Null => Ok(None),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err(()),
+        Custom::Null => Ok(None),
+        Custom::Text(s) if s.trim().is_empty() => Ok(None),
+        Custom::Text(s) => Ok(Some(String::from(&**s))),
+        Custom::Number(n) => Ok(Some(n.to_string())),
+        Custom::List(_) | Custom::Other => Err(()),
     }
 }
 
@@ -516,61 +548,79 @@ fn scalar_text(v: Value) -> Result<Option<String>, ()> {
 /// mobile that continues) or 12 after a `55`/`+55` country code — so
 /// `11 4003-2001 11 4003-2002` is two DIDs and `1140001000 1140001001` too. What is left over
 /// is kept as it is, for validation to report.
-fn did_list(v: &Value) -> Result<Vec<String>, ()> {
+fn did_list(v: &Custom<'_>) -> Result<Vec<String>, ()> {
     fn digits(s: &str) -> usize {
         s.bytes().filter(u8::is_ascii_digit).count()
     }
-    fn push(group: &[&str], out: &mut Vec<String>) {
-        match group {
-            [one] => out.push((*one).to_owned()),
-            _ => out.push(group.join(" ")),
+    /// One DID: the parts `piece[start..end]`, joined by single spaces. Written as it is when
+    /// its parts are already one space apart (the common case), so no list of parts is built.
+    fn push(piece: &str, (start, end, spaced): (usize, usize, bool), out: &mut Vec<String>) {
+        let text = &piece[start..end];
+        if spaced {
+            out.push(text.to_owned());
+        } else {
+            out.push(text.split_ascii_whitespace().collect::<Vec<_>>().join(" "));
         }
     }
     fn split(s: &str, out: &mut Vec<String>) {
-        let mut group: Vec<&str> = Vec::new();
         for piece in s.split([',', ';', '\n', '\r']) {
-            group.clear();
+            // The open group: where it starts and ends in `piece`, whether its parts are one
+            // space apart, and its first part.
+            let mut group: Option<(usize, usize, bool)> = None;
+            let mut first = "";
             let mut count = 0;
-            let mut tokens = piece
-                .split(|c: char| c.is_ascii_whitespace())
-                .filter(|t| !t.is_empty())
-                .peekable();
+            let mut tokens = piece.split_ascii_whitespace().peekable();
             while let Some(token) = tokens.next() {
-                group.push(token);
+                // Where the part is in `piece` (it is a slice of it).
+                let start = token.as_ptr() as usize - piece.as_ptr() as usize;
+                let end = start + token.len();
+                group = Some(match group {
+                    None => {
+                        first = token;
+                        (start, end, true)
+                    }
+                    Some((open, last, spaced)) => (
+                        open,
+                        end,
+                        spaced && start == last + 1 && piece.as_bytes()[last] == b' ',
+                    ),
+                });
                 count += digits(token);
-                let country = group[0].trim_start_matches('+') == "55";
+                let country = first.trim_start_matches('+') == "55";
                 let whole = if country { 12 } else { 10 };
                 // A mobile has one digit more: keep a 10th digit's group open when the next
                 // part completes an 11-digit number rather than starting one.
                 let next_completes =
                     count == whole && tokens.peek().is_some_and(|t| digits(t) == 1);
-                if count >= whole && !next_completes {
-                    push(&group, out);
-                    group.clear();
+                if count >= whole
+                    && !next_completes
+                    && let Some(g) = group.take()
+                {
+                    push(piece, g, out);
                     count = 0;
                 }
             }
-            if !group.is_empty() {
-                push(&group, out);
+            if let Some(g) = group {
+                push(piece, g, out);
             }
         }
     }
     let mut out = Vec::new();
     match v {
-        Value::Null => {}
-        Value::String(s) => split(s, &mut out),
-        Value::Number(n) => out.push(n.to_string()),
-        Value::Array(items) => {
+        Custom::Null => {}
+        Custom::Text(s) => split(s, &mut out),
+        Custom::Number(n) => out.push(n.to_string()),
+        Custom::List(items) => {
             for item in items {
                 match item {
-                    Value::Null => {}
-                    Value::String(s) => split(s, &mut out),
-                    Value::Number(n) => out.push(n.to_string()),
-                    _ => return Err(()),
+                    Custom::Null => {}
+                    Custom::Text(s) => split(s, &mut out),
+                    Custom::Number(n) => out.push(n.to_string()),
+                    Custom::List(_) | Custom::Other => return Err(()),
                 }
             }
         }
-        Value::Bool(_) | Value::Object(_) => return Err(()),
+        Custom::Other => return Err(()),
     }
     Ok(out)
 }
@@ -596,6 +646,40 @@ pub fn sourced_owned(
     into_sourced(account, requested, map_owned(doc, catalog))
 }
 
+/// [`sourced_owned`] of [`decode_proposal`]`(body)`, read in one pass: what the proposal source
+/// does with a fetched body. The body is read straight into what the mapping needs
+/// ([`crate::wire::lean`]) — no [`ProposalDocument`], whose other fields and maps would only
+/// be dropped — by the same readers, so it is accepted exactly when [`decode_proposal`]
+/// accepts it. A body it does not accept is decoded again by [`decode_proposal`], which says
+/// why (or, should the two ever differ, maps what it decodes).
+///
+/// # Errors
+/// [`decode_proposal`]'s error for a body that is not a proposal document.
+pub fn decode_sourced(
+    account: &str,
+    requested: &ProposalRef,
+    body: &[u8],
+    catalog: &Catalog,
+) -> Result<SourcedProposal, DecodeError> {
+    if let Some(doc) = lean::decode(body, names(catalog)) {
+        return Ok(into_sourced(account, requested, map_lean(doc, catalog)));
+    }
+    decode_proposal(body).map(|doc| sourced_owned(account, requested, doc, catalog))
+}
+
+/// The one-pass read of [`decode_sourced`] alone: `None` where it leaves the body to
+/// [`decode_proposal`]. For the tests that hold it to the two-step path.
+#[doc(hidden)]
+pub fn decode_sourced_in_one_pass(
+    account: &str,
+    requested: &ProposalRef,
+    body: &[u8],
+    catalog: &Catalog,
+) -> Option<SourcedProposal> {
+    lean::decode(body, names(catalog))
+        .map(|doc| into_sourced(account, requested, map_lean(doc, catalog)))
+}
+
 fn into_sourced(account: &str, requested: &ProposalRef, mut mapped: Mapped) -> SourcedProposal {
     let proposal_id = mapped
         .raw
@@ -617,7 +701,10 @@ fn into_sourced(account: &str, requested: &ProposalRef, mut mapped: Mapped) -> S
 }
 
 /// Fill `source_field` on every problem the field sources can trace (most specific first).
-pub fn trace(problems: &mut Problems, field_sources: &[FieldSource]) {
+pub fn trace<'a>(
+    problems: &mut Problems,
+    field_sources: impl IntoIterator<Item = &'a FieldSource>,
+) {
     if problems.is_empty() {
         return;
     }
@@ -652,6 +739,23 @@ pub fn validate(sourced: &SourcedProposal, catalog: &Catalog) -> Result<Proposal
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn did_list(v: &serde_json::Value) -> Result<Vec<String>, ()> {
+        super::did_list(&Custom::from_value(v.clone()))
+    }
+
+    #[test]
+    fn the_default_custom_field_names_are_the_catalogs() {
+        let fields = sig_core::config::CatalogFields::default();
+        assert_eq!(fields.area_code, DEFAULT_AREA_FIELD);
+        assert_eq!(fields.dids, DEFAULT_DIDS_FIELD);
+        assert_eq!(
+            Paths::of(1).item_field(DEFAULT_DIDS_FIELD),
+            "products[1].custom_dids"
+        );
+        assert_eq!(Paths::of(40).item_field("x"), "products[40].x");
+        assert_eq!(document_field(DEFAULT_AREA_FIELD), "document.custom_ddd");
+    }
 
     #[test]
     fn did_lists_split_on_commas_semicolons_and_line_breaks_not_spaces() {

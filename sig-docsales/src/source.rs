@@ -51,17 +51,13 @@ impl ProposalSource for DocSalesSource {
                 format!("not a DocSales proposal id: {e}"),
             )
         })?;
-        let doc = self
-            .client
-            .get_proposal(&reference)
+        // The body is read straight into the mapping (one pass, no intermediate document).
+        self.client
+            .get_proposal_with(&reference, |body| {
+                mapping::decode_sourced(self.account(), &reference, body, &self.catalog)
+            })
             .await
-            .map_err(|e| e.into_upstream(Some(reference.as_segment())))?;
-        Ok(mapping::sourced_owned(
-            self.account(),
-            &reference,
-            doc,
-            &self.catalog,
-        ))
+            .map_err(|e| e.into_upstream(Some(reference.as_segment())))
     }
 
     async fn list_approved(&self, cursor: Option<&str>) -> Result<ApprovedPage, UpstreamError> {

@@ -145,24 +145,30 @@ impl FromStr for LegalCode {
     type Err = InvalidRef;
     fn from_str(s: &str) -> Result<Self, InvalidRef> {
         let t = s.trim_ascii();
-        if t.is_empty() {
-            return Err(InvalidRef("a CPF/CNPJ is required"));
-        }
-        if t.len() > 24 {
-            return Err(InvalidRef(
-                "a CPF/CNPJ has at most 18 characters with its mask",
-            ));
-        }
-        if !t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b' '))
-        {
-            return Err(InvalidRef(
-                "a CPF/CNPJ has only digits, letters and the mask characters `.`, `/`, `-`",
-            ));
-        }
+        check_legal_code(t)?;
         Ok(LegalCode(t.to_owned()))
     }
+}
+
+/// Whether `t` (trimmed) is acceptable as a CPF/CNPJ's text ([`LegalCode`]'s rules).
+fn check_legal_code(t: &str) -> Result<(), InvalidRef> {
+    if t.is_empty() {
+        return Err(InvalidRef("a CPF/CNPJ is required"));
+    }
+    if t.len() > 24 {
+        return Err(InvalidRef(
+            "a CPF/CNPJ has at most 18 characters with its mask",
+        ));
+    }
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b' '))
+    {
+        return Err(InvalidRef(
+            "a CPF/CNPJ has only digits, letters and the mask characters `.`, `/`, `-`",
+        ));
+    }
+    Ok(())
 }
 
 impl Serialize for LegalCode {
@@ -332,29 +338,84 @@ pub mod de {
         d.deserialize_any(ScalarVisitor)
     }
 
-    /// The text of a present string (trimmed of ASCII whitespace), or a number's JSON form.
-    fn trimmed_text<'a>(v: &'a Scalar<'_>, buf: &'a mut String) -> Option<&'a str> {
+    /// `f` of the text of a present string (trimmed of ASCII whitespace), or of a number's
+    /// JSON form; `None` for other values.
+    fn with_text<R>(v: &Scalar<'_>, f: impl FnOnce(&str) -> R) -> Option<R> {
         match v {
-            Scalar::Text(s) => Some(s.trim_ascii()),
+            Scalar::Text(s) => Some(f(s.trim_ascii())),
             Scalar::Number(n) => {
                 use std::fmt::Write as _;
-                let _ = write!(buf, "{n}");
-                Some(buf.as_str())
+                let mut buf = NumberText::default();
+                match write!(buf, "{n}") {
+                    Ok(()) => Some(f(buf.as_str())),
+                    Err(_) => Some(f(&n.to_string())),
+                }
             }
             _ => None,
+        }
+    }
+
+    /// A number's JSON form written on the stack rather than into a new `String`: it is at
+    /// most 24 bytes (an `f64` in ryu's shortest form; an `i64` has 20), so 32 leave room.
+    #[derive(Default)]
+    struct NumberText {
+        bytes: [u8; 32],
+        len: usize,
+    }
+
+    impl NumberText {
+        fn as_str(&self) -> &str {
+            // Only whole `&str`s are written in, so this never fails.
+            std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+        }
+    }
+
+    impl fmt::Write for NumberText {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len + s.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
         }
     }
 
     /// Text: strings as they are, numbers and booleans in JSON form; `null` and blank strings
     /// are absent; lists and objects are refused.
     pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(text_ref(d)?.map(Cow::into_owned))
+    }
+
+    /// [`text`], borrowed from the body when the string had no escapes.
+    pub(crate) fn text_ref<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Cow<'de, str>>, D::Error> {
         let v = scalar(d)?;
         match v {
             v if v.is_absent() => Ok(None),
-            Scalar::Text(s) => Ok(Some(s.into_owned())),
-            Scalar::Number(n) => Ok(Some(n.to_string())),
-            Scalar::Bool(b) => Ok(Some(b.to_string())),
+            Scalar::Text(s) => Ok(Some(s)),
+            Scalar::Number(n) => Ok(Some(Cow::Owned(n.to_string()))),
+            Scalar::Bool(b) => Ok(Some(Cow::Owned(b.to_string()))),
             other => Err(wrong("text", &other)),
+        }
+    }
+
+    /// [`text`]'s checks, the value dropped (a field nothing reads further).
+    pub(crate) fn text_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+        match scalar(d)? {
+            other @ (Scalar::List | Scalar::Object) => Err(wrong("text", &other)),
+            _ => Ok(()),
+        }
+    }
+
+    /// `s` without surrounding ASCII whitespace, still borrowed when `s` was.
+    fn trim_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+        match s {
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
+            Cow::Owned(o) if o.trim_ascii().len() == o.len() => Cow::Owned(o),
+            Cow::Owned(o) => Cow::Owned(o.trim_ascii().to_owned()),
         }
     }
 
@@ -365,17 +426,16 @@ pub mod de {
         if v.is_absent() {
             return Ok(None);
         }
-        let mut buf = String::new();
-        let Some(text) = trimmed_text(&v, &mut buf) else {
-            return Err(wrong("a whole number", &v));
+        let read = |text: &str| {
+            let t = text.strip_suffix(".0").unwrap_or(text);
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(D::Error::custom("expected a whole number of 0 or more"));
+            }
+            t.parse::<u32>()
+                .map(Some)
+                .map_err(|_| D::Error::custom("a whole number at most 4294967295 is expected"))
         };
-        let t = text.strip_suffix(".0").unwrap_or(text);
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(D::Error::custom("expected a whole number of 0 or more"));
-        }
-        t.parse::<u32>()
-            .map(Some)
-            .map_err(|_| D::Error::custom("a whole number at most 4294967295 is expected"))
+        with_text(&v, read).unwrap_or_else(|| Err(wrong("a whole number", &v)))
     }
 
     /// A boolean: `true`/`false`, `1`/`0`, or those as text; `null` and blank are absent.
@@ -436,11 +496,10 @@ pub mod de {
         if v.is_absent() {
             return Ok(None);
         }
-        let mut buf = String::new();
-        let Some(text) = trimmed_text(&v, &mut buf) else {
-            return Err(wrong("a decimal number", &v));
-        };
-        parse_decimal(text).map(Some).map_err(D::Error::custom)
+        with_text(&v, |text| {
+            parse_decimal(text).map(Some).map_err(D::Error::custom)
+        })
+        .unwrap_or_else(|| Err(wrong("a decimal number", &v)))
     }
     /// Parse `-?digits(.digits)?` (or a JSON number's exponent form) into a [`Decimal`].
     pub fn parse_decimal(t: &str) -> Result<Decimal, &'static str> {
@@ -493,12 +552,19 @@ pub mod de {
 
     /// A strict reference (`external_uuid`): text of letters, digits, `-` and `_`, at most 64.
     pub fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(reference_ref(d)?.map(Cow::into_owned))
+    }
+
+    /// [`reference`], borrowed from the body when the string had no escapes.
+    pub(crate) fn reference_ref<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Cow<'de, str>>, D::Error> {
         match scalar(d)? {
             v if v.is_absent() => Ok(None),
             Scalar::Text(s) => {
-                let t = s.trim_ascii();
-                check_ref(t).map_err(D::Error::custom)?;
-                Ok(Some(t.to_owned()))
+                let t = trim_cow(s);
+                check_ref(&t).map_err(D::Error::custom)?;
+                Ok(Some(t))
             }
             other => Err(wrong("a reference as text", &other)),
         }
@@ -506,9 +572,20 @@ pub mod de {
 
     /// A strict CPF/CNPJ: text only (a number would have lost its leading zeros).
     pub fn legal_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LegalCode>, D::Error> {
+        Ok(legal_code_ref(d)?.map(|t| LegalCode(t.into_owned())))
+    }
+
+    /// [`legal_code`]'s text (trimmed), borrowed from the body when it had no escapes.
+    pub(crate) fn legal_code_ref<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Cow<'de, str>>, D::Error> {
         match scalar(d)? {
             v if v.is_absent() => Ok(None),
-            Scalar::Text(s) => s.parse().map(Some).map_err(D::Error::custom),
+            Scalar::Text(s) => {
+                let t = trim_cow(s);
+                check_legal_code(&t).map_err(D::Error::custom)?;
+                Ok(Some(t))
+            }
             Scalar::Number(_) => Err(D::Error::custom(
                 "a CPF/CNPJ must be sent as text: as a number it loses its leading zeros",
             )),
@@ -535,6 +612,15 @@ pub mod de {
         match scalar(d)? {
             v if v.is_absent() => Ok(None),
             Scalar::Text(s) => Ok(Some(CustomerType::parse(s.trim_ascii()))),
+            other => Err(wrong("a customer type as text", &other)),
+        }
+    }
+
+    /// [`customer_type`]'s checks, the value dropped.
+    pub(crate) fn customer_type_checked<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+        match scalar(d)? {
+            v if v.is_absent() => Ok(()),
+            Scalar::Text(_) => Ok(()),
             other => Err(wrong("a customer type as text", &other)),
         }
     }
@@ -642,15 +728,269 @@ pub mod de {
             Option::<Value>::deserialize(d)
         }
     }
+
+    /// Seeds for the readers that borrow or only check (the one-pass read of [`super::lean`]).
+    /// Written out rather than by `seeds!`: their values borrow from the body (`'de`).
+    pub(crate) struct TextRef;
+
+    impl<'de> DeserializeSeed<'de> for TextRef {
+        type Value = Option<Cow<'de, str>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            text_ref(d)
+        }
+    }
+
+    pub(crate) struct ReferenceRef;
+
+    impl<'de> DeserializeSeed<'de> for ReferenceRef {
+        type Value = Option<Cow<'de, str>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            reference_ref(d)
+        }
+    }
+
+    pub(crate) struct LegalRef;
+
+    impl<'de> DeserializeSeed<'de> for LegalRef {
+        type Value = Option<Cow<'de, str>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            legal_code_ref(d)
+        }
+    }
+
+    pub(crate) struct TextChecked;
+
+    impl<'de> DeserializeSeed<'de> for TextChecked {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            text_checked(d)
+        }
+    }
+
+    pub(crate) struct KindChecked;
+
+    impl<'de> DeserializeSeed<'de> for KindChecked {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            customer_type_checked(d)
+        }
+    }
+
+    /// serde_json's `Value` reads an object whose first key is this token as a raw value.
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+    /// Any JSON value read as [`Value`] reads it — the same depth limit, the same numbers —
+    /// and kept nowhere: what [`Kept`] and the objects' maps hold, for a reader that does not
+    /// need it. An object whose first key is serde_json's raw-value token is refused (a
+    /// `Value` may read it otherwise), so this never accepts what `Value` refuses.
+    pub(crate) struct Checked;
+
+    impl<'de> DeserializeSeed<'de> for Checked {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Checked {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Checked)?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            if let Some(first) = map.next_key_seed(Key)? {
+                if first == RAW_VALUE_TOKEN {
+                    return Err(A::Error::custom("a raw value token is not read here"));
+                }
+                map.next_value_seed(Checked)?;
+                while map.next_key_seed(KeyChecked)?.is_some() {
+                    map.next_value_seed(Checked)?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// A key read and dropped.
+    struct KeyChecked;
+
+    impl<'de> DeserializeSeed<'de> for KeyChecked {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyChecked {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("field identifier")
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    /// A catalog-named custom field's value ([`super::lean::Custom`]), read as [`Value`]
+    /// reads it.
+    pub(crate) struct CustomValue;
+
+    impl<'de> DeserializeSeed<'de> for CustomValue {
+        type Value = super::lean::Custom<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for CustomValue {
+        type Value = super::lean::Custom<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Other)
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Number(v.into()))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Number(v.into()))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            // As `Value` reads it: a non-finite float (never produced by JSON) is null.
+            Ok(serde_json::Number::from_f64(v)
+                .map_or(super::lean::Custom::Null, super::lean::Custom::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Text(Cow::Owned(v.to_owned())))
+        }
+
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Text(Cow::Borrowed(v)))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Text(Cow::Owned(v)))
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Null)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(super::lean::Custom::Null)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            use super::lean::Custom;
+            let mut items = Vec::new();
+            let mut scalars = true;
+            while let Some(item) = seq.next_element_seed(CustomValue)? {
+                match item {
+                    Custom::List(_) | Custom::Other => scalars = false,
+                    item if scalars => items.push(item),
+                    _ => {}
+                }
+            }
+            Ok(if scalars {
+                Custom::List(items)
+            } else {
+                Custom::Other
+            })
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Checked.visit_map(map)?;
+            Ok(super::lean::Custom::Other)
+        }
+    }
 }
 
-/// `Deserialize` for a wire object: the struct's name for messages, the map that keeps every
-/// other key, and each known key with the field it fills and the seed that reads it.
+/// `Deserialize` for a wire object and [`lean::Read`] for its lean twin, from one table: the
+/// struct's name for messages, the map that keeps every other key, the lean type (and the
+/// names its seeds use for the catalog's custom field names and for the object being filled),
+/// and each known key with the field it fills and the seed that reads it, then the lean field
+/// (`_`: read into place, or checked and dropped) and its seed. One table, so both readers
+/// know the same keys and judge them alike.
 macro_rules! wire_object {
     (
         $ty:ident, $expecting:literal, others: $others:ident,
-        { $($key:literal => $field:ident: $seed:expr),* $(,)? }
+        lean: $lean:ident($names:ident, $out:ident),
+        { $($key:literal => $field:ident: $seed:expr; $lfield:tt: $lseed:expr),* $(,)? }
     ) => {
+        impl<'de> lean::Read<'de> for lean::$lean<'de> {
+            fn read_into<A: serde::de::MapAccess<'de>>(
+                &mut self,
+                $names: lean::Names<'_>,
+                mut map: A,
+            ) -> Result<(), A::Error> {
+                let $out = self;
+                $(let mut $field = false;)*
+                while let Some(key) = map.next_key_seed(de::Key)? {
+                    match &*key {
+                        $($key => {
+                            if $field {
+                                return Err(A::Error::duplicate_field($key));
+                            }
+                            $field = true;
+                            lean_set!($out.$lfield = map.next_value_seed($lseed)?);
+                        })*
+                        _ => lean::Others::other(&mut *$out, &key, $names, &mut map)?,
+                    }
+                }
+                Ok(())
+            }
+        }
+
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
@@ -690,6 +1030,16 @@ macro_rules! wire_object {
                 d.deserialize_map(V)
             }
         }
+    };
+}
+
+/// A lean reader's assignment: to its field, or (`_`) nowhere.
+macro_rules! lean_set {
+    ($out:ident . _ = $value:expr) => {
+        let _ = $value;
+    };
+    ($out:ident . $field:ident = $value:expr) => {
+        $out.$field = $value;
     };
 }
 
@@ -1001,105 +1351,536 @@ pub struct ProductItem {
     pub extra: BTreeMap<String, Value>,
 }
 
+/// The proposal document as the mapping reads it: what [`crate::mapping`] needs and nothing
+/// more, its text borrowed from the body where it has no escapes. The proposal source reads
+/// a fetched body straight into it ([`crate::mapping::decode_sourced`]) instead of building
+/// a [`ProposalDocument`] whose other fields and maps would only be dropped.
+///
+/// Every field of the wire objects is still read, by the same reader, and judged alike (the
+/// same table drives both, see `wire_object!`); fields the mapping does not read are checked
+/// and dropped, and of the fields no reader knows only the catalog's custom fields are kept.
+pub(crate) mod lean {
+    use std::borrow::Cow;
+
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    use super::*;
+
+    /// Text, borrowed from the body when it can be.
+    pub(crate) type Text<'de> = Option<Cow<'de, str>>;
+
+    /// The catalog's names for the custom fields the mapping reads.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Names<'n> {
+        /// The area code's field.
+        pub(crate) area: &'n str,
+        /// The DIDs' field.
+        pub(crate) dids: &'n str,
+    }
+
+    /// A custom field's value, as far as the mapping tells values apart.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) enum Custom<'de> {
+        /// `null`.
+        Null,
+        /// A string.
+        Text(Cow<'de, str>),
+        /// A number.
+        Number(serde_json::Number),
+        /// A list of `null`s, strings and numbers only.
+        List(Vec<Custom<'de>>),
+        /// A boolean, an object, or a list holding one of those or a list.
+        Other,
+    }
+
+    impl Custom<'_> {
+        /// A kept [`Value`], told apart the same way.
+        pub(crate) fn from_value(v: Value) -> Custom<'static> {
+            match v {
+                Value::Null => Custom::Null,
+                Value::String(s) => Custom::Text(Cow::Owned(s)),
+                Value::Number(n) => Custom::Number(n),
+                Value::Array(items) => {
+                    let mut list = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item {
+                            Value::Null => list.push(Custom::Null),
+                            Value::String(s) => list.push(Custom::Text(Cow::Owned(s))),
+                            Value::Number(n) => list.push(Custom::Number(n)),
+                            Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
+                                return Custom::Other;
+                            }
+                        }
+                    }
+                    Custom::List(list)
+                }
+                Value::Bool(_) | Value::Object(_) => Custom::Other,
+            }
+        }
+
+        /// Whether it is `null`.
+        pub(crate) fn is_null(&self) -> bool {
+            matches!(self, Custom::Null)
+        }
+    }
+
+    /// The catalog's custom fields taken from a kept map (the same value twice when the
+    /// catalog reads both from one field).
+    fn take_customs(
+        map: &mut BTreeMap<String, Value>,
+        names: Names<'_>,
+    ) -> (Option<Custom<'static>>, Option<Custom<'static>>) {
+        let area = map.remove(names.area).map(Custom::from_value);
+        let dids = if names.dids == names.area {
+            area.clone()
+        } else {
+            map.remove(names.dids).map(Custom::from_value)
+        };
+        (area, dids)
+    }
+
+    /// The whole document.
+    #[derive(Debug, Default)]
+    pub(crate) struct Proposal<'de> {
+        pub(crate) document: Option<Document<'de>>,
+        pub(crate) document_owner: Option<Owner<'de>>,
+        pub(crate) customer: Option<Customer<'de>>,
+        pub(crate) products: Vec<Item<'de>>,
+    }
+
+    /// `document`.
+    #[derive(Debug, Default)]
+    pub(crate) struct Document<'de> {
+        pub(crate) id: Option<u64>,
+        pub(crate) external_uuid: Text<'de>,
+        pub(crate) code: Text<'de>,
+        pub(crate) status: Option<ProposalStatus>,
+        pub(crate) created_at: Option<DateTime<FixedOffset>>,
+        pub(crate) updated_at: Option<DateTime<FixedOffset>>,
+        pub(crate) contract_start: Option<NaiveDate>,
+        pub(crate) due_day: Option<u32>,
+        pub(crate) contact_name: Text<'de>,
+        pub(crate) contact_email: Text<'de>,
+        /// The catalog's area code field.
+        pub(crate) area: Option<Custom<'de>>,
+        /// The catalog's DIDs field.
+        pub(crate) dids: Option<Custom<'de>>,
+    }
+
+    /// `account`: checked, nothing kept.
+    #[derive(Debug, Default)]
+    pub(crate) struct Account<'de>(PhantomData<&'de ()>);
+
+    /// `document_owner`.
+    #[derive(Debug, Default)]
+    pub(crate) struct Owner<'de> {
+        pub(crate) name: Text<'de>,
+        pub(crate) email: Text<'de>,
+    }
+
+    /// `customer`.
+    #[derive(Debug, Default)]
+    pub(crate) struct Customer<'de> {
+        pub(crate) legal_code: Text<'de>,
+        pub(crate) name: Text<'de>,
+        pub(crate) dba: Text<'de>,
+        pub(crate) legal_code2: Text<'de>,
+        pub(crate) postal_code: Text<'de>,
+        pub(crate) address: Text<'de>,
+        pub(crate) number: Text<'de>,
+        pub(crate) complement: Text<'de>,
+        pub(crate) district: Text<'de>,
+        pub(crate) city: Text<'de>,
+        pub(crate) state: Text<'de>,
+        pub(crate) phone1: Text<'de>,
+        pub(crate) phone2: Text<'de>,
+        pub(crate) whatsapp_number: Text<'de>,
+        pub(crate) contact_name: Text<'de>,
+        pub(crate) contact_email: Text<'de>,
+        pub(crate) financial_email: Text<'de>,
+    }
+
+    /// One of `products`.
+    #[derive(Debug, Default)]
+    pub(crate) struct Item<'de> {
+        pub(crate) code: Text<'de>,
+        pub(crate) quantity: Option<Decimal>,
+        pub(crate) unit_value: Option<Decimal>,
+        pub(crate) total_value: Option<Decimal>,
+        /// The catalog's area code field.
+        pub(crate) area: Option<Custom<'de>>,
+        /// The catalog's DIDs field.
+        pub(crate) dids: Option<Custom<'de>>,
+    }
+
+    impl Proposal<'static> {
+        /// The parts of a decoded document the mapping reads, taken from it.
+        pub(crate) fn from_document(doc: ProposalDocument, names: Names<'_>) -> Self {
+            let owned = |s: Option<String>| s.map(Cow::Owned);
+            Proposal {
+                document: doc.document.map(|mut d| {
+                    let (area, dids) = take_customs(&mut d.custom, names);
+                    Document {
+                        id: d.id,
+                        external_uuid: owned(d.external_uuid),
+                        code: owned(d.code),
+                        status: d.status,
+                        created_at: d.created_at,
+                        updated_at: d.updated_at,
+                        contract_start: d.contract_start,
+                        due_day: d.due_day,
+                        contact_name: owned(d.contact_name),
+                        contact_email: owned(d.contact_email),
+                        area,
+                        dids,
+                    }
+                }),
+                document_owner: doc.document_owner.map(|o| Owner {
+                    name: owned(o.name),
+                    email: owned(o.email),
+                }),
+                customer: doc.customer.map(|c| Customer {
+                    legal_code: c.legal_code.map(|l| Cow::Owned(l.into_string())),
+                    name: owned(c.name),
+                    dba: owned(c.dba),
+                    legal_code2: owned(c.legal_code2),
+                    postal_code: owned(c.postal_code),
+                    address: owned(c.address),
+                    number: owned(c.number),
+                    complement: owned(c.complement),
+                    district: owned(c.district),
+                    city: owned(c.city),
+                    state: owned(c.state),
+                    phone1: owned(c.phone1),
+                    phone2: owned(c.phone2),
+                    whatsapp_number: owned(c.whatsapp_number),
+                    contact_name: owned(c.contact_name),
+                    contact_email: owned(c.contact_email),
+                    financial_email: owned(c.financial_email),
+                }),
+                products: doc
+                    .products
+                    .into_iter()
+                    .map(|mut item| {
+                        let (area, dids) = take_customs(&mut item.extra, names);
+                        Item {
+                            code: owned(item.code),
+                            quantity: item.quantity,
+                            unit_value: item.unit_value,
+                            total_value: item.total_value,
+                            area,
+                            dids,
+                        }
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    /// A lean object's reader, written by `wire_object!`: it fills the object in place (the
+    /// objects are large; moved out through each layer of `Result` and `Option`, they cost
+    /// more than their reading).
+    pub(crate) trait Read<'de>: Default + Others<'de> {
+        /// Read the object's entries into `self`.
+        fn read_into<A: MapAccess<'de>>(
+            &mut self,
+            names: Names<'_>,
+            map: A,
+        ) -> Result<(), A::Error>;
+    }
+
+    /// What a lean object does with the keys no field reads: by default their values are
+    /// checked as a [`Value`] would be and dropped.
+    pub(crate) trait Others<'de> {
+        /// Read the value of `key`.
+        fn other<A: MapAccess<'de>>(
+            &mut self,
+            _key: &str,
+            _names: Names<'_>,
+            map: &mut A,
+        ) -> Result<(), A::Error> {
+            map.next_value_seed(de::Checked)
+        }
+    }
+
+    impl<'de> Others<'de> for Proposal<'de> {}
+    impl<'de> Others<'de> for Account<'de> {}
+    impl<'de> Others<'de> for Owner<'de> {}
+    impl<'de> Others<'de> for Customer<'de> {}
+
+    /// `document` and items keep the catalog's custom fields.
+    macro_rules! keeps_customs {
+        ($($ty:ident),*) => {$(
+            impl<'de> Others<'de> for $ty<'de> {
+                fn other<A: MapAccess<'de>>(
+                    &mut self,
+                    key: &str,
+                    names: Names<'_>,
+                    map: &mut A,
+                ) -> Result<(), A::Error> {
+                    custom(key, names, map, &mut self.area, &mut self.dids)
+                }
+            }
+        )*};
+    }
+
+    keeps_customs!(Document, Item);
+
+    /// Keep the value of a key the catalog names as a custom field; check and drop others.
+    fn custom<'de, A: MapAccess<'de>>(
+        key: &str,
+        names: Names<'_>,
+        map: &mut A,
+        area: &mut Option<Custom<'de>>,
+        dids: &mut Option<Custom<'de>>,
+    ) -> Result<(), A::Error> {
+        match (key == names.area, key == names.dids) {
+            (false, false) => map.next_value_seed(de::Checked),
+            (true, false) => {
+                *area = Some(map.next_value_seed(de::CustomValue)?);
+                Ok(())
+            }
+            (false, true) => {
+                *dids = Some(map.next_value_seed(de::CustomValue)?);
+                Ok(())
+            }
+            (true, true) => {
+                let v = map.next_value_seed(de::CustomValue)?;
+                *dids = Some(v.clone());
+                *area = Some(v);
+                Ok(())
+            }
+        }
+    }
+
+    /// The seed that reads an object into `T`, in place.
+    pub(crate) struct InPlace<'a, 'n, T>(&'a mut T, Names<'n>);
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for InPlace<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de, T: Read<'de>> Visitor<'de> for InPlace<'_, '_, T> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+            self.0.read_into(self.1, map)
+        }
+    }
+
+    /// The seed that reads an object that may be `null` into `slot`, as [`de::object`] reads
+    /// it.
+    pub(crate) struct Opt<'a, 'n, T>(&'a mut Option<T>, Names<'n>);
+
+    /// [`Opt`] into `slot`.
+    pub(crate) fn opt<'a, 'n, T>(slot: &'a mut Option<T>, names: Names<'n>) -> Opt<'a, 'n, T> {
+        Opt(slot, names)
+    }
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Opt<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+
+    impl<'de, T: Read<'de>> Visitor<'de> for Opt<'_, '_, T> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("option")
+        }
+
+        fn visit_none<E>(self) -> Result<(), E> {
+            *self.0 = None;
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            *self.0 = None;
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            InPlace(self.0.insert(T::default()), self.1).deserialize(d)
+        }
+    }
+
+    /// The seed that reads a list of objects that may be `null` into `list`, as [`de::list`]
+    /// reads it.
+    pub(crate) struct List<'a, 'n, T>(&'a mut Vec<T>, Names<'n>);
+
+    /// [`List`] into `list`.
+    pub(crate) fn list<'a, 'n, T>(list: &'a mut Vec<T>, names: Names<'n>) -> List<'a, 'n, T> {
+        List(list, names)
+    }
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for List<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+
+    impl<'de, T: Read<'de>> Visitor<'de> for List<'_, '_, T> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+
+        fn visit_none<E>(self) -> Result<(), E> {
+            self.0.clear();
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            self.0.clear();
+            Ok(())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.0.clear();
+            while seq.next_element_seed(Push(&mut *self.0, self.1))?.is_some() {}
+            Ok(())
+        }
+    }
+
+    /// The seed of one object of a list: read in place at the list's end.
+    struct Push<'a, 'n, T>(&'a mut Vec<T>, Names<'n>);
+
+    impl<'de, T: Read<'de>> DeserializeSeed<'de> for Push<'_, '_, T> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            let at = self.0.len();
+            self.0.push(T::default());
+            InPlace(&mut self.0[at], self.1).deserialize(d)
+        }
+    }
+
+    /// Read a proposal body into the lean shape, or `None` wherever the body is not one the
+    /// decoder accepts (then [`decode_proposal`] says why).
+    pub(crate) fn decode<'de>(body: &'de [u8], names: Names<'_>) -> Option<Proposal<'de>> {
+        let text = std::str::from_utf8(body).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut doc = Proposal::default();
+        InPlace(&mut doc, names).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(doc)
+    }
+}
+
 // The proposal's objects are read in one pass (see [`de`]): no `#[serde(flatten)]`, which
 // would buffer each object into serde's `Content` and re-read it. Every field above is listed
 // here with its reader; a field missing here would land in the object's map (the oracle test
-// `decoder_matches_the_serde_derive_reference` catches that).
+// `decoder_matches_the_serde_derive_reference` catches that). The lean column says what the
+// one-pass read for the mapping keeps of each field ([`lean`]).
 
-wire_object!(ProposalDocument, "struct ProposalDocument", others: extra, {
-    "document" => document: de::ObjectOf(PhantomData),
-    "account" => account: de::ObjectOf(PhantomData),
-    "document_owner" => document_owner: de::ObjectOf(PhantomData),
-    "customer" => customer: de::ObjectOf(PhantomData),
-    "products" => products: de::ListOf(PhantomData),
+wire_object!(ProposalDocument, "struct ProposalDocument", others: extra, lean: Proposal(names, out), {
+    "document" => document: de::ObjectOf(PhantomData); _: lean::opt(&mut out.document, names),
+    "account" => account: de::ObjectOf(PhantomData); _: lean::opt(&mut None::<lean::Account>, names),
+    "document_owner" => document_owner: de::ObjectOf(PhantomData); _: lean::opt(&mut out.document_owner, names),
+    "customer" => customer: de::ObjectOf(PhantomData); _: lean::opt(&mut out.customer, names),
+    "products" => products: de::ListOf(PhantomData); _: lean::list(&mut out.products, names),
 });
 
-wire_object!(Document, "struct Document", others: custom, {
-    "id" => id: de::Id,
-    "external_uuid" => external_uuid: de::Reference,
-    "code" => code: de::Text,
-    "status" => status: de::Status,
-    "created_at" => created_at: de::Timestamp,
-    "updated_at" => updated_at: de::Timestamp,
-    "expiration_date" => expiration_date: de::Date,
-    "contract_start" => contract_start: de::Date,
-    "contract_end" => contract_end: de::Date,
-    "contract_months" => contract_months: de::Count,
-    "parcels_count" => parcels_count: de::Count,
-    "due_day" => due_day: de::Count,
-    "contact_name" => contact_name: de::Text,
-    "contact_role" => contact_role: de::Text,
-    "contact_email" => contact_email: de::Text,
-    "deal_id" => deal_id: de::Text,
-    "deal_name" => deal_name: de::Text,
-    "deal_user_id" => deal_user_id: de::Text,
-    "deal_crm_data" => deal_crm_data: de::Kept,
-    "deal_pipeline" => deal_pipeline: de::Kept,
-    "sign_initial" => sign_initial: de::Flag,
+wire_object!(Document, "struct Document", others: custom, lean: Document(names, out), {
+    "id" => id: de::Id; id: de::Id,
+    "external_uuid" => external_uuid: de::Reference; external_uuid: de::ReferenceRef,
+    "code" => code: de::Text; code: de::TextRef,
+    "status" => status: de::Status; status: de::Status,
+    "created_at" => created_at: de::Timestamp; created_at: de::Timestamp,
+    "updated_at" => updated_at: de::Timestamp; updated_at: de::Timestamp,
+    "expiration_date" => expiration_date: de::Date; _: de::Date,
+    "contract_start" => contract_start: de::Date; contract_start: de::Date,
+    "contract_end" => contract_end: de::Date; _: de::Date,
+    "contract_months" => contract_months: de::Count; _: de::Count,
+    "parcels_count" => parcels_count: de::Count; _: de::Count,
+    "due_day" => due_day: de::Count; due_day: de::Count,
+    "contact_name" => contact_name: de::Text; contact_name: de::TextRef,
+    "contact_role" => contact_role: de::Text; _: de::TextChecked,
+    "contact_email" => contact_email: de::Text; contact_email: de::TextRef,
+    "deal_id" => deal_id: de::Text; _: de::TextChecked,
+    "deal_name" => deal_name: de::Text; _: de::TextChecked,
+    "deal_user_id" => deal_user_id: de::Text; _: de::TextChecked,
+    "deal_crm_data" => deal_crm_data: de::Kept; _: de::Checked,
+    "deal_pipeline" => deal_pipeline: de::Kept; _: de::Checked,
+    "sign_initial" => sign_initial: de::Flag; _: de::Flag,
 });
 
-wire_object!(Account, "struct Account", others: extra, {
-    "name" => name: de::Text,
-    "document_number" => document_number: de::Text,
-    "address1" => address1: de::Text,
-    "address2" => address2: de::Text,
-    "address_number" => address_number: de::Text,
-    "district" => district: de::Text,
-    "postal_code" => postal_code: de::Text,
-    "city" => city: de::Text,
-    "state" => state: de::Text,
-    "country" => country: de::Text,
-    "legal_code2" => legal_code2: de::Text,
-    "phone1" => phone1: de::Text,
-    "phone2" => phone2: de::Text,
-    "financial_email" => financial_email: de::Text,
-    "currency_iso_code" => currency_iso_code: de::Text,
+wire_object!(Account, "struct Account", others: extra, lean: Account(names, out), {
+    "name" => name: de::Text; _: de::TextChecked,
+    "document_number" => document_number: de::Text; _: de::TextChecked,
+    "address1" => address1: de::Text; _: de::TextChecked,
+    "address2" => address2: de::Text; _: de::TextChecked,
+    "address_number" => address_number: de::Text; _: de::TextChecked,
+    "district" => district: de::Text; _: de::TextChecked,
+    "postal_code" => postal_code: de::Text; _: de::TextChecked,
+    "city" => city: de::Text; _: de::TextChecked,
+    "state" => state: de::Text; _: de::TextChecked,
+    "country" => country: de::Text; _: de::TextChecked,
+    "legal_code2" => legal_code2: de::Text; _: de::TextChecked,
+    "phone1" => phone1: de::Text; _: de::TextChecked,
+    "phone2" => phone2: de::Text; _: de::TextChecked,
+    "financial_email" => financial_email: de::Text; _: de::TextChecked,
+    "currency_iso_code" => currency_iso_code: de::Text; _: de::TextChecked,
 });
 
-wire_object!(DocumentOwner, "struct DocumentOwner", others: extra, {
-    "name" => name: de::Text,
-    "email" => email: de::Text,
-    "phone_number" => phone_number: de::Text,
-    "whatsapp_number" => whatsapp_number: de::Text,
+wire_object!(DocumentOwner, "struct DocumentOwner", others: extra, lean: Owner(names, out), {
+    "name" => name: de::Text; name: de::TextRef,
+    "email" => email: de::Text; email: de::TextRef,
+    "phone_number" => phone_number: de::Text; _: de::TextChecked,
+    "whatsapp_number" => whatsapp_number: de::Text; _: de::TextChecked,
 });
 
-wire_object!(Customer, "struct Customer", others: extra, {
-    "id" => id: de::Id,
-    "code" => code: de::Text,
-    "name" => name: de::Text,
-    "DBA" => dba: de::Text,
-    "legal_code" => legal_code: de::Legal,
-    "customer_type" => customer_type: de::Kind,
-    "legal_code2" => legal_code2: de::Text,
-    "postal_code" => postal_code: de::Text,
-    "address" => address: de::Text,
-    "number" => number: de::Text,
-    "complement" => complement: de::Text,
-    "district" => district: de::Text,
-    "city" => city: de::Text,
-    "state" => state: de::Text,
-    "phone1" => phone1: de::Text,
-    "phone2" => phone2: de::Text,
-    "whatsapp_number" => whatsapp_number: de::Text,
-    "contact_name" => contact_name: de::Text,
-    "contact_role" => contact_role: de::Text,
-    "contact_email" => contact_email: de::Text,
-    "financial_email" => financial_email: de::Text,
-    "external_uuid" => external_uuid: de::Reference,
-    "id_crm_customer" => id_crm_customer: de::Text,
-    "profession" => profession: de::Text,
-    "civil_status" => civil_status: de::Text,
-    "gender" => gender: de::Text,
-    "nationality" => nationality: de::Text,
+wire_object!(Customer, "struct Customer", others: extra, lean: Customer(names, out), {
+    "id" => id: de::Id; _: de::Id,
+    "code" => code: de::Text; _: de::TextChecked,
+    "name" => name: de::Text; name: de::TextRef,
+    "DBA" => dba: de::Text; dba: de::TextRef,
+    "legal_code" => legal_code: de::Legal; legal_code: de::LegalRef,
+    "customer_type" => customer_type: de::Kind; _: de::KindChecked,
+    "legal_code2" => legal_code2: de::Text; legal_code2: de::TextRef,
+    "postal_code" => postal_code: de::Text; postal_code: de::TextRef,
+    "address" => address: de::Text; address: de::TextRef,
+    "number" => number: de::Text; number: de::TextRef,
+    "complement" => complement: de::Text; complement: de::TextRef,
+    "district" => district: de::Text; district: de::TextRef,
+    "city" => city: de::Text; city: de::TextRef,
+    "state" => state: de::Text; state: de::TextRef,
+    "phone1" => phone1: de::Text; phone1: de::TextRef,
+    "phone2" => phone2: de::Text; phone2: de::TextRef,
+    "whatsapp_number" => whatsapp_number: de::Text; whatsapp_number: de::TextRef,
+    "contact_name" => contact_name: de::Text; contact_name: de::TextRef,
+    "contact_role" => contact_role: de::Text; _: de::TextChecked,
+    "contact_email" => contact_email: de::Text; contact_email: de::TextRef,
+    "financial_email" => financial_email: de::Text; financial_email: de::TextRef,
+    "external_uuid" => external_uuid: de::Reference; _: de::ReferenceRef,
+    "id_crm_customer" => id_crm_customer: de::Text; _: de::TextChecked,
+    "profession" => profession: de::Text; _: de::TextChecked,
+    "civil_status" => civil_status: de::Text; _: de::TextChecked,
+    "gender" => gender: de::Text; _: de::TextChecked,
+    "nationality" => nationality: de::Text; _: de::TextChecked,
 });
 
-wire_object!(ProductItem, "struct ProductItem", others: extra, {
-    "id" => id: de::Id,
-    "code" => code: de::Text,
-    "name" => name: de::Text,
-    "quantity" => quantity: de::Dec,
-    "unit_value" => unit_value: de::Dec,
-    "total_value" => total_value: de::Dec,
+wire_object!(ProductItem, "struct ProductItem", others: extra, lean: Item(names, out), {
+    "id" => id: de::Id; _: de::Id,
+    "code" => code: de::Text; code: de::TextRef,
+    "name" => name: de::Text; _: de::TextChecked,
+    "quantity" => quantity: de::Dec; quantity: de::Dec,
+    "unit_value" => unit_value: de::Dec; unit_value: de::Dec,
+    "total_value" => total_value: de::Dec; total_value: de::Dec,
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -578,6 +578,15 @@ proptest! {
 /// past serde_json's depth limit in a field, every reader given a list and an object.
 #[test]
 fn decoder_matches_the_reference_on_known_bodies() {
+    for body in &known_bodies() {
+        if let Err(e) = agrees_with_the_reference(body) {
+            panic!("{e}\nbody: {}", String::from_utf8_lossy(body));
+        }
+    }
+}
+
+/// The hand-picked bodies of [`decoder_matches_the_reference_on_known_bodies`].
+fn known_bodies() -> Vec<Vec<u8>> {
     let mut bodies: Vec<Vec<u8>> = vec![
         include_bytes!("../../examples/data/proposal.docsales.json").to_vec(),
         format!(
@@ -632,11 +641,7 @@ fn decoder_matches_the_reference_on_known_bodies() {
             bodies.push(format!("{{\"products\": [{{\"{field}\": {bad} }}]}}").into_bytes());
         }
     }
-    for body in &bodies {
-        if let Err(e) = agrees_with_the_reference(body) {
-            panic!("{e}\nbody: {}", String::from_utf8_lossy(body));
-        }
-    }
+    bodies
 }
 
 /// The mapping agrees with the one it replaced (`reference/mapping.rs`): the same raw
@@ -762,4 +767,103 @@ fn the_generator_reaches_both_outcomes() {
     assert!(ok > 200, "only {ok} of 2000 decode");
     assert!(rejected > 200, "only {rejected} of 2000 are rejected");
     assert!(approved > 20, "only {approved} approved");
+}
+
+/// The proposal source's one-pass read ([`mapping::decode_sourced`]) agrees with decoding the
+/// document and then mapping it: the same sourced proposal (raw shape, field sources, mapping
+/// problems, key) for every body the decoder accepts, the same error for every other; and the
+/// one pass itself accepts exactly the bodies the decoder accepts, so it is what runs (the
+/// only body it leaves to the decoder is one with serde_json's raw-value token as a key).
+fn one_pass_agrees(body: &[u8]) -> Result<(), TestCaseError> {
+    let requested = [
+        wire::ProposalRef::Id(44073),
+        wire::ProposalRef::ExternalUuid("req-1".into()),
+    ];
+    for catalog in [catalog(), other_fields_catalog()] {
+        for requested in &requested {
+            let two_steps = wire::decode_proposal(body)
+                .map(|doc| mapping::sourced_owned("acme", requested, doc, catalog));
+            let one_pass = mapping::decode_sourced_in_one_pass("acme", requested, body, catalog);
+            match (&two_steps, &one_pass) {
+                (Ok(expected), Some(got)) => prop_assert_eq!(got, expected),
+                (Err(_), None) => {}
+                (Ok(_), None) => prop_assert!(
+                    body.windows(12).any(|w| w == b"$serde_json:"),
+                    "the one pass left a body the decoder accepts to the decoder"
+                ),
+                (Err(e), Some(_)) => {
+                    prop_assert!(false, "the one pass accepted what the decoder refuses: {e}")
+                }
+            }
+            prop_assert_eq!(
+                mapping::decode_sourced("acme", requested, body, catalog),
+                two_steps
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 3_000,
+        failure_persistence: None,
+        .. ProptestConfig::default()
+    })]
+
+    /// Structured documents, with repeated or escaped keys, and broken by one edit.
+    #[test]
+    fn one_pass_matches_decode_then_map(value in proposal()) {
+        one_pass_agrees(&serde_json::to_vec(&value).unwrap())?;
+        for body in with_key_quirks(&value) {
+            one_pass_agrees(&body)?;
+        }
+    }
+
+    #[test]
+    fn one_pass_matches_decode_then_map_on_broken_documents(
+        body in proposal().prop_flat_map(|v| edited(serde_json::to_vec_pretty(&v).unwrap()))
+    ) {
+        one_pass_agrees(&body)?;
+    }
+}
+
+/// The hand-picked bodies and documents, custom fields of every shape in the places the
+/// mapping reads them, and serde_json's raw-value token.
+#[test]
+fn one_pass_matches_decode_then_map_on_known_bodies() {
+    let mut bodies = known_bodies();
+    for v in [
+        "null",
+        "\"\"",
+        "\" 11 \"",
+        "\"11\\u0020\"",
+        "11",
+        "-1.5e3",
+        "true",
+        "[]",
+        "[null, \"11 4000-1000\", 1140001001, \"\\n\"]",
+        "[1, [2]]",
+        "[1, true]",
+        "[{}]",
+        "{\"a\": [1, {\"b\": null}]}",
+        "{\"$serde_json::private::RawValue\": \"1\"}",
+        "[{\"$serde_json::private::RawValue\": \"1\"}]",
+    ] {
+        for field in ["custom_ddd", "custom_dids", "custom_other"] {
+            bodies.push(
+                format!(
+                    "{{\"document\": {{\"id\": 1, \"{field}\": {v}, \"{field}\": {v}}}, \
+                     \"products\": [{{\"code\": \"PBX-10\", \"{field}\": {v}}}, {{\"code\": \"A\"}}], \
+                     \"account\": {{\"x\": {v}}}, \"customer\": {{\"{field}\": {v}}}, \"top\": {v}}}"
+                )
+                .into_bytes(),
+            );
+        }
+    }
+    for body in &bodies {
+        if let Err(e) = one_pass_agrees(body) {
+            panic!("{e}\nbody: {}", String::from_utf8_lossy(body));
+        }
+    }
 }
