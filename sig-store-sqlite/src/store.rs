@@ -503,41 +503,57 @@ fn audit_from_row(row: &Row<'_>) -> Result<AuditEvent, StoreError> {
 }
 
 pub(crate) fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
-    let what = |f: &str| format!("audit event {} {f}", e.id);
-    let system = e
-        .system
-        .as_ref()
-        .map(|s| enum_name(&what("system"), s))
-        .transpose()?;
-    let duration = e
-        .duration_ms
-        .map(|d| int(&what("duration_ms"), d))
-        .transpose()?;
-    let at = ts(e.at)?;
-    let actor = json(&what("actor"), &e.actor)?;
-    let outcome = enum_name(&what("outcome"), &e.outcome)?;
-    let details = json(&what("details"), &e.details)?;
+    insert_audit_row(conn, &AuditRow::encode(e)?)
+}
+
+/// An audit event encoded as its row (the JSON and text columns made), so the encoding is
+/// done by the caller, not on the writer thread that every write waits for.
+pub(crate) struct AuditRow {
+    id: String,
+    values: [Value; 12],
+}
+
+impl AuditRow {
+    pub(crate) fn encode(e: &AuditEvent) -> Result<Self, StoreError> {
+        let what = |f: &str| format!("audit event {} {f}", e.id);
+        let opt = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+        let system = e
+            .system
+            .as_ref()
+            .map(|s| enum_name(&what("system"), s))
+            .transpose()?;
+        let duration = e
+            .duration_ms
+            .map(|d| int(&what("duration_ms"), d))
+            .transpose()?;
+        let id = e.id.to_string();
+        Ok(AuditRow {
+            values: [
+                Value::Text(id.clone()),
+                Value::Text(ts(e.at)?),
+                opt(e.integration.map(|i| i.to_string())),
+                Value::Text(json(&what("actor"), &e.actor)?),
+                Value::Text(actor_key(&e.actor)),
+                Value::Text(e.action.clone()),
+                opt(system),
+                opt(e.call.clone()),
+                Value::Text(enum_name(&what("outcome"), &e.outcome)?),
+                duration.map_or(Value::Null, Value::Integer),
+                Value::Text(e.summary.clone()),
+                Value::Text(json(&what("details"), &e.details)?),
+            ],
+            id,
+        })
+    }
+}
+
+fn insert_audit_row(conn: &Connection, row: &AuditRow) -> Result<(), StoreError> {
     conn.prepare_cached(&format!(
         "INSERT INTO audit ({AUDIT_COLS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING"
     ))
-    .and_then(|mut st| {
-        st.execute(params![
-            e.id.to_string(),
-            at,
-            e.integration.map(|i| i.to_string()),
-            actor,
-            actor_key(&e.actor),
-            e.action,
-            system,
-            e.call,
-            outcome,
-            duration,
-            e.summary,
-            details,
-        ])
-    })
-    .ctx(|| what("insert"))?;
+    .and_then(|mut st| execute_numbered(&mut st, &row.values))
+    .ctx(|| format!("audit event {} insert", row.id))?;
     Ok(())
 }
 
@@ -700,11 +716,67 @@ fn reserve_in(conn: &Connection, r: &Reservation, capacity: Load) -> Result<bool
     Ok(true)
 }
 
+/// A step commit's change encoded as the rows it writes (by the caller, not on the writer
+/// thread every write waits for).
+struct EncodedCommit {
+    id: IntegrationId,
+    /// [`integration_values`] of the new state.
+    values: Vec<Value>,
+    /// Journal rows: step key, then (integration id, key, result, at, duration).
+    steps: Vec<(String, [Value; 5])>,
+    customer_erp: Option<(CustomerId, i64)>,
+    customer_voip: Option<(CustomerId, ServerId, i64)>,
+    provisioned: Vec<ServiceOrderId>,
+    released: Vec<ServiceOrderId>,
+    audit: Vec<AuditRow>,
+    reserve: Option<(Reservation, Load)>,
+    keep_raw: bool,
+}
+
+impl EncodedCommit {
+    fn encode(change: Change) -> Result<Self, StoreError> {
+        let id = change.integration.id;
+        let steps = change
+            .steps
+            .iter()
+            .map(|s| {
+                Ok((
+                    s.key.clone(),
+                    [
+                        Value::Text(id.to_string()),
+                        Value::Text(s.key.clone()),
+                        Value::Text(json(&format!("step {} result", s.key), &s.result)?),
+                        Value::Text(ts(s.at)?),
+                        Value::Integer(int(&format!("step {} duration_ms", s.key), s.duration_ms)?),
+                    ],
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(EncodedCommit {
+            id,
+            values: integration_values(&change.integration)?,
+            steps,
+            customer_erp: change.customer_erp,
+            customer_voip: change.customer_voip,
+            provisioned: change.provisioned,
+            released: change.released,
+            audit: change
+                .audit
+                .iter()
+                .map(AuditRow::encode)
+                .collect::<Result<_, _>>()?,
+            reserve: change.reserve,
+            keep_raw: change.keep_raw,
+        })
+    }
+}
+
 /// Apply one step commit's change (the state, its journal entries, links, reservations and
 /// audit events) on `conn`, inside the caller's transaction or savepoint.
-fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<(), StoreError> {
-    let id = change.integration.id;
-    let what = format!("commit of integration {id}");
+fn apply_commit(conn: &Connection, change: &EncodedCommit) -> Result<(), StoreError> {
+    let id = change.id;
+    let values = &change.values;
+    let what = || format!("commit of integration {id}");
     // The reservation goes first: without room, nothing of the change is stored (the caller's
     // transaction or savepoint is rolled back on the error).
     if let Some((r, capacity)) = &change.reserve
@@ -716,14 +788,14 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
         });
     }
     let updated = conn
-        .prepare_cached(&update_sql(conn, id, values, &what)?)
+        .prepare_cached(&update_sql(conn, id, values, &what())?)
         .and_then(|mut st| execute_numbered(&mut st, values))
-        .ctx(|| format!("{what}: updating the state"))?;
+        .ctx(|| format!("{}: updating the state", what()))?;
     if updated == 0 {
         return Err(StoreError::NotFound(id));
     }
     if !change.keep_raw {
-        store_raw(conn, values, &what)?;
+        store_raw(conn, values, &what())?;
     }
     {
         let mut st = conn
@@ -731,22 +803,15 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
                 "INSERT INTO journal (integration_id, step_key, result, at, duration_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
             )
-            .ctx(|| format!("{what}: journal"))?;
-        for s in &change.steps {
-            let n = st
-                .execute(params![
-                    id.to_string(),
-                    s.key,
-                    json(&format!("step {} result", s.key), &s.result)?,
-                    ts(s.at)?,
-                    int(&format!("step {} duration_ms", s.key), s.duration_ms)?,
-                ])
-                .ctx(|| format!("{what}: journaling step {}", s.key))?;
+            .ctx(|| format!("{}: journal", what()))?;
+        for (key, row) in &change.steps {
+            let n = execute_numbered(&mut st, row)
+                .ctx(|| format!("{}: journaling step {key}", what()))?;
             if n == 0 {
                 // The caller rolls this change back (its savepoint).
                 return Err(StoreError::StepExists {
                     integration: id,
-                    step: s.key.clone(),
+                    step: key.clone(),
                 });
             }
         }
@@ -757,7 +822,7 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
              ON CONFLICT (customer_id) DO UPDATE SET erp_id = excluded.erp_id",
         )
         .and_then(|mut st| st.execute(params![c.to_string(), erp]))
-        .ctx(|| format!("{what}: linking customer {c} to ERP {erp}"))?;
+        .ctx(|| format!("{}: linking customer {c} to ERP {erp}", what()))?;
     }
     if let Some((c, server, v)) = &change.customer_voip {
         conn.prepare_cached(
@@ -773,20 +838,20 @@ fn apply_commit(conn: &Connection, change: &Change, values: &[Value]) -> Result<
             )
         })
         .and_then(|mut st| st.execute(params![c.to_string(), server.as_str(), v]))
-        .ctx(|| format!("{what}: linking customer {c} to {server} customer {v}"))?;
+        .ctx(|| format!("{}: linking customer {c} to {server} customer {v}", what()))?;
     }
     for o in &change.provisioned {
         conn.prepare_cached("UPDATE reservations SET provisioned = 1 WHERE order_id = ?1")
             .and_then(|mut st| st.execute([o.to_string()]))
-            .ctx(|| format!("{what}: marking order {o} provisioned"))?;
+            .ctx(|| format!("{}: marking order {o} provisioned", what()))?;
     }
     for o in &change.released {
         conn.prepare_cached("DELETE FROM reservations WHERE order_id = ?1")
             .and_then(|mut st| st.execute([o.to_string()]))
-            .ctx(|| format!("{what}: releasing order {o}"))?;
+            .ctx(|| format!("{}: releasing order {o}", what()))?;
     }
-    for e in &change.audit {
-        insert_audit(conn, e)?;
+    for row in &change.audit {
+        insert_audit_row(conn, row)?;
     }
     Ok(())
 }
@@ -1057,8 +1122,8 @@ impl Store for SqliteStore {
     /// One step commit: the state, its journal entries, links, reservations and audit events
     /// in one atomic write (grouped with concurrent writes, see [`SqliteStore::write`]).
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
-        let values = integration_values(&change.integration)?;
-        self.write("commit", move |conn| apply_commit(conn, &change, &values))
+        let encoded = EncodedCommit::encode(change)?;
+        self.write("commit", move |conn| apply_commit(conn, &encoded))
             .await
     }
 
