@@ -13,8 +13,8 @@
 //! Prints one JSON object: integrations, elapsed seconds (intake and integration separately),
 //! integrations per second, the process's CPU per integration and cores busy while
 //! integrating (steadier than the rate when other work shares the machine), upstream creates
-//! per integration, and the duplicates the sandboxes counted (always 0). Exits 1 if any integration did not end done
-//! or anything was created twice.
+//! per integration, and the duplicates the sandboxes counted (always 0). Exits 1 if any
+//! integration did not end done or anything was created twice.
 
 use std::process::ExitCode;
 use std::time::Instant;
