@@ -32,7 +32,9 @@
 //!   [`NextClient::find_did`] — `GET listDIDs/…/<customer_id>`, an **`[inferred]`** call.
 //!
 //! Every `ensure_*` looks up, creates only if absent, and after an ambiguous failure looks up
-//! again before anything is retried; the client never re-sends a write itself, and two
+//! again before anything is retried (a line or DID the caller marks as a first attempt,
+//! `sig_core::ports::Attempt::First`, skips the look-up before the create: nothing can be
+//! there yet); the client never re-sends a write itself, and two
 //! concurrent `ensure_*` of one SIG record through one client are serialised. Where several
 //! records carry the same SIG id (a duplicate made outside SIG), the lowest NextBilling id
 //! wins. The `manageCustomers`/`manageDevices`/`manageDID` answers are not documented: an `id`

@@ -10,7 +10,9 @@
 //!   filtered by the customer comes first and a contract carrying the order's code is
 //!   reused; only then `IncluirContrato` (monthly, active, one item for the plan's service).
 //!   Omie refuses a repeated contract code `[inferred]` but accepts a second contract under
-//!   another code, so this check is what prevents double billing.
+//!   another code, so this check is what prevents double billing. A first attempt
+//!   (`sig_core::ports::Attempt::First`: the pipeline's journal proves no earlier run sent
+//!   it) skips the list, which could not hold the contract yet.
 //! - **Never a blind write retry**: after a write that may have been applied (timeout, cut
 //!   connection, unreadable answer, REDUNDANT after a write) the record is looked up by its
 //!   integration code, and written again only if it is not there.
