@@ -568,15 +568,20 @@ async fn ensure_customer_without_an_id_in_the_answer_looks_it_up() {
     hit.assert_async().await;
 }
 
-#[tokio::test]
-async fn ensure_line_after_a_lost_answer_finds_the_line() {
+/// The create's answer is lost (504) and the line is then found by its SIG id. An `Again`
+/// looks up once before the create (and finds nothing); a first attempt skips only that
+/// look-up, never the one after an ambiguous failure.
+async fn a_lost_answer_is_settled_by_a_look_up(attempt: Attempt) {
     let mut server = Server::new_async().await;
-    let line = line_request();
+    let line = LineRequest {
+        attempt,
+        ..line_request()
+    };
     let username = keys::line_username(line.line_id);
     let miss = server
         .mock("GET", path("listDevices", Some(15)).as_str())
         .with_body(fixture("listDevices.empty.json"))
-        .expect(1)
+        .expect(usize::from(attempt.needs_lookup()))
         .create_async()
         .await;
     let create = server
@@ -608,6 +613,11 @@ async fn ensure_line_after_a_lost_answer_finds_the_line() {
     miss.assert_async().await;
     create.assert_async().await;
     hit.assert_async().await;
+}
+
+#[tokio::test]
+async fn ensure_line_after_a_lost_answer_finds_the_line() {
+    a_lost_answer_is_settled_by_a_look_up(Attempt::Again).await;
 }
 
 /// A first attempt (the journal proves no earlier run sent it) creates the line without
@@ -645,41 +655,10 @@ async fn ensure_line_first_attempt_sends_only_the_create() {
     lists.assert_async().await;
 }
 
-/// A first attempt whose answer is lost still settles it by looking the line up: skipping
-/// the look-up *before* the create never skips the one after an ambiguous failure.
+/// A first attempt whose answer is lost still settles it by looking the line up.
 #[tokio::test]
 async fn ensure_line_first_attempt_after_a_lost_answer_still_finds_the_line() {
-    let mut server = Server::new_async().await;
-    let line = LineRequest {
-        attempt: Attempt::First,
-        ..line_request()
-    };
-    let username = keys::line_username(line.line_id);
-    let create = server
-        .mock("PUT", path("manageDevices", Some(1)).as_str())
-        .with_status(504)
-        .with_body("<html>gateway timeout</html>")
-        .expect(1)
-        .create_async()
-        .await;
-    let hit = server
-        .mock("GET", path("listDevices", Some(15)).as_str())
-        .with_body(
-            json!({"error":0,"reason":"OK","records":1,"data":[{"id_cliente":15,"records":"1",
-                "data":[{"id":"89","id_cliente":"15","username":username}]}]})
-            .to_string(),
-        )
-        .expect(1)
-        .create_async()
-        .await;
-    let customer = VoipCustomer {
-        voip_id: 15,
-        created: false,
-    };
-    let got = client(&server).ensure_line(&customer, &line).await.unwrap();
-    assert_eq!((got.voip_id, got.created), (89, true));
-    create.assert_async().await;
-    hit.assert_async().await;
+    a_lost_answer_is_settled_by_a_look_up(Attempt::First).await;
 }
 
 /// A first attempt creates the DID without listing the customer's DIDs first.

@@ -837,6 +837,16 @@ async fn a_lost_upsert_answer_is_looked_up_not_resent() {
     stray.assert_async().await;
 }
 
+/// The `IncluirContrato` body SIG sends for order `code` of customer 2485967 (the common
+/// order and terms: plan service 9001, R$ 199,90 monthly from 01/03/2026, billed on day 10).
+fn monthly_contract(code: &str) -> serde_json::Value {
+    json!({"cabecalho": {"cCodIntCtr": code, "nCodCli": 2485967, "cCodSit": "10", "dVigInicial": "01/03/2026", "nDiaFat": 10, "cTipoFat": "01"},
+           "infAdic": {"cCodCateg": "1.01.02"},
+           "vencTextos": {"cTpVenc": "001", "nDias": 5},
+           "itensContrato": [{"itemCabecalho": {"seq": 1, "codServico": 9001, "quant": 1.0, "valorUnit": 199.9},
+                              "itemDescrServ": {"descrCompleta": "SIP 10 canais x1"}}]})
+}
+
 #[tokio::test]
 async fn ensure_contract_checks_the_list_first_and_sends_the_monthly_contract() {
     let mut server = Server::new_async().await;
@@ -872,11 +882,7 @@ async fn ensure_contract_checks_the_list_first_and_sends_the_monthly_contract() 
     )
     .await;
     let incluir = expect(&mut server, "/servicos/contrato/", "IncluirContrato",
-        json!({"cabecalho": {"cCodIntCtr": code, "nCodCli": 2485967, "cCodSit": "10", "dVigInicial": "01/03/2026", "nDiaFat": 10, "cTipoFat": "01"},
-               "infAdic": {"cCodCateg": "1.01.02"},
-               "vencTextos": {"cTpVenc": "001", "nDias": 5},
-               "itensContrato": [{"itemCabecalho": {"seq": 1, "codServico": 9001, "quant": 1.0, "valorUnit": 199.9},
-                                  "itemDescrServ": {"descrCompleta": "SIP 10 canais x1"}}]}),
+        monthly_contract(&code),
         200, json!({"cCodIntCtr": code, "nCodCtr": 777, "cCodStatus": "0", "cDescStatus": "Contrato cadastrado com sucesso!"})).await;
     let got = erp.ensure_contract(&customer, &req).await.unwrap();
     assert_eq!(
@@ -912,11 +918,7 @@ async fn ensure_contract_first_attempt_sends_only_the_create() {
         created: true,
     };
     let incluir = expect(&mut server, "/servicos/contrato/", "IncluirContrato",
-        json!({"cabecalho": {"cCodIntCtr": code, "nCodCli": 2485967, "cCodSit": "10", "dVigInicial": "01/03/2026", "nDiaFat": 10, "cTipoFat": "01"},
-               "infAdic": {"cCodCateg": "1.01.02"},
-               "vencTextos": {"cTpVenc": "001", "nDias": 5},
-               "itensContrato": [{"itemCabecalho": {"seq": 1, "codServico": 9001, "quant": 1.0, "valorUnit": 199.9},
-                                  "itemDescrServ": {"descrCompleta": "SIP 10 canais x1"}}]}),
+        monthly_contract(&code),
         200, json!({"cCodIntCtr": code, "nCodCtr": 778, "cCodStatus": "0", "cDescStatus": "Contrato cadastrado com sucesso!"})).await;
     let got = erp.ensure_contract(&customer, &req).await.unwrap();
     assert_eq!((got.erp_id, got.created), (778, true));
