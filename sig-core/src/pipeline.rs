@@ -1776,22 +1776,17 @@ impl Pipeline {
 
         // The run's last step (the last DID, else the last line) also ends the integration in
         // its own commit; nothing upstream happens after it.
-        let last_key = proposal
-            .orders
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, o)| !o.dids.is_empty())
-            .map(|(i, o)| format!("did:{i}:{}", o.dids.len() - 1))
-            .or_else(|| {
-                validated
-                    .orders
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .find(|(_, o)| !o.lines.is_empty())
-                    .map(|(i, o)| format!("line:{i}:{}", o.lines.len() - 1))
-            });
+        let last_of = |kind: &str, count: fn(&OrderIds) -> usize| {
+            validated
+                .orders
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, o)| count(o) > 0)
+                .map(|(i, o)| format!("{kind}:{i}:{}", count(o) - 1))
+        };
+        let last_key =
+            last_of("did", |o| o.dids.len()).or_else(|| last_of("line", |o| o.lines.len()));
         let finish = |ch: &mut Change| self.finish_change(ch, &validated);
 
         // line:i:n.
