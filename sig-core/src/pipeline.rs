@@ -151,6 +151,9 @@ pub struct CompanyHandle {
     pub source: Option<Arc<dyn ProposalSource>>,
 }
 
+/// How many chunks (of four times the concurrency) one [`Pipeline::run_due`] claims at most.
+pub const RUN_DUE_CHUNKS: usize = 16;
+
 /// Tuning knobs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -614,39 +617,121 @@ impl Pipeline {
     /// Claim due work and run it, at most `settings.concurrency` at once. Returns how many
     /// integrations were run.
     ///
-    /// While the batch runs, its leases are renewed every third of `settings.lease` (a
-    /// heartbeat): a worker that dies stops renewing, so its work comes back to any worker one
-    /// lease later, while a slow step in a live worker never loses its integration to another.
+    /// Work is claimed ahead in chunks of up to four times the concurrency, and claimed again
+    /// whenever fewer than twice the concurrency are left waiting or running, so the workers
+    /// never idle waiting for the slowest integration of a chunk before the next starts.
+    /// Claiming stops when a claim finds less than it asked for, after [`RUN_DUE_CHUNKS`]
+    /// chunks' worth (so a caller regains control now and then under a steady stream, to save
+    /// state or stop), or once [`Pipeline::drain`] is called; the call returns when
+    /// everything it claimed has run.
+    ///
+    /// While it runs, its leases are renewed every third of `settings.lease` (a heartbeat): a
+    /// worker that dies stops renewing, so its work comes back to any worker one lease later,
+    /// while a slow step in a live worker never loses its integration to another.
     pub async fn run_due(&self) -> Result<usize, PipelineError> {
         if self.is_draining() {
             return Ok(0);
         }
+        let concurrency = self.settings.concurrency.max(1);
+        let chunk = concurrency * 4;
+        let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        // Each integration is a task of its own, so a run uses every worker thread; the set
+        // aborts them if this future is dropped (as a crash would, between journaled steps).
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ids = HashMap::new();
+        let (claimed, more) = self.claim_into(&mut tasks, &mut ids, &sem, chunk).await?;
+        if claimed == 0 {
+            return Ok(0);
+        }
+        let mut ran = claimed;
+        let mut more = more;
+        let work = async {
+            let mut first_error = None;
+            while let Some(joined) = tasks.join_next_with_id().await {
+                let result = match joined {
+                    Ok((_, r)) => r,
+                    Err(e) => {
+                        // A panicked task: its integration stays pending and comes back to a
+                        // worker when its lease runs out.
+                        let id = ids.get(&e.id()).copied();
+                        if let Some(id) = id {
+                            self.claimed_set().remove(&id);
+                        }
+                        tracing::error!(integration = ?id, error = %e, "an integration task failed");
+                        Err(PipelineError::Store(StoreError::Unavailable(format!(
+                            "the task running integration {} failed: {e}",
+                            id.map_or_else(|| "?".to_owned(), |i| i.to_string())
+                        ))))
+                    }
+                };
+                if let Err(e) = result {
+                    first_error.get_or_insert(e);
+                }
+                more &= ran < chunk * RUN_DUE_CHUNKS && !self.is_draining();
+                if more && tasks.len() < concurrency * 2 {
+                    let want = chunk - tasks.len();
+                    match self.claim_into(&mut tasks, &mut ids, &sem, want).await {
+                        Ok((n, full)) => {
+                            ran += n;
+                            more = full;
+                        }
+                        Err(e) => {
+                            // What is running finishes; the caller sees the store's failure.
+                            more = false;
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+            first_error
+        };
+        // The heartbeat runs beside the work, never instead of it: a renewal waiting for the
+        // store's writer must not stop the runs that hold it from being polled.
+        let every = (self.settings.lease / 3).max(Duration::from_millis(10));
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(every).await;
+                let ids: Vec<IntegrationId> = self.claimed_set().iter().copied().collect();
+                let until = self.clock.now()
+                    + chrono::Duration::from_std(self.settings.lease)
+                        .unwrap_or(chrono::Duration::MAX);
+                if let Err(e) = self.store.renew_leases(&ids, until).await {
+                    tracing::warn!(error = %e, "cannot renew leases");
+                }
+            }
+        };
+        let first_error = tokio::select! {
+            r = work => r,
+            never = heartbeat => never,
+        };
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(ran),
+        }
+    }
+
+    /// Claim up to `max` due integrations and spawn a task for each into `tasks` (each waits
+    /// for a permit of `sem`). Returns how many were claimed and whether that was all that
+    /// was asked for (so more may be due).
+    async fn claim_into(
+        &self,
+        tasks: &mut tokio::task::JoinSet<Result<RunOutcome, PipelineError>>,
+        ids: &mut HashMap<tokio::task::Id, IntegrationId>,
+        sem: &Arc<tokio::sync::Semaphore>,
+        max: usize,
+    ) -> Result<(usize, bool), PipelineError> {
         let batch = self
             .store
-            .claim(
-                self.clock.now(),
-                self.settings.lease,
-                self.settings.concurrency.max(1) * 4,
-            )
+            .claim(self.clock.now(), self.settings.lease, max)
             .await?;
+        let full = batch.len() >= max;
         // An integration this pipeline is already running (claimed again after its lease was
-        // renewed by another batch) is never run twice at once.
+        // renewed by another run) is never run twice at once.
         let batch: Vec<Integration> = {
             let mut claimed = self.claimed_set();
             batch.into_iter().filter(|i| claimed.insert(i.id)).collect()
         };
         let n = batch.len();
-        if n == 0 {
-            return Ok(0);
-        }
-        let sem = Arc::new(tokio::sync::Semaphore::new(
-            self.settings.concurrency.max(1),
-        ));
-        // Each integration is a task of its own, so a batch uses every worker thread; the
-        // set aborts them if this future is dropped (as a crash would, between journaled
-        // steps).
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut ids = HashMap::with_capacity(n);
         for i in batch {
             let sem = sem.clone();
             let this = self.handle();
@@ -676,51 +761,7 @@ impl Pipeline {
             );
             ids.insert(task.id(), id);
         }
-        let work = async {
-            let mut results = Vec::with_capacity(n);
-            while let Some(joined) = tasks.join_next_with_id().await {
-                results.push(match joined {
-                    Ok((_, r)) => r,
-                    Err(e) => {
-                        // A panicked task: its integration stays pending and comes back to a
-                        // worker when its lease runs out.
-                        let id = ids.get(&e.id()).copied();
-                        if let Some(id) = id {
-                            self.claimed_set().remove(&id);
-                        }
-                        tracing::error!(integration = ?id, error = %e, "an integration task failed");
-                        Err(PipelineError::Store(StoreError::Unavailable(format!(
-                            "the task running integration {} failed: {e}",
-                            id.map_or_else(|| "?".to_owned(), |i| i.to_string())
-                        ))))
-                    }
-                });
-            }
-            results
-        };
-        // The heartbeat runs beside the work, never instead of it: a renewal waiting for the
-        // store's writer must not stop the runs that hold it from being polled.
-        let every = (self.settings.lease / 3).max(Duration::from_millis(10));
-        let heartbeat = async {
-            loop {
-                tokio::time::sleep(every).await;
-                let ids: Vec<IntegrationId> = self.claimed_set().iter().copied().collect();
-                let until = self.clock.now()
-                    + chrono::Duration::from_std(self.settings.lease)
-                        .unwrap_or(chrono::Duration::MAX);
-                if let Err(e) = self.store.renew_leases(&ids, until).await {
-                    tracing::warn!(error = %e, "cannot renew leases");
-                }
-            }
-        };
-        let results = tokio::select! {
-            r = work => r,
-            never = heartbeat => never,
-        };
-        for r in results {
-            r?;
-        }
-        Ok(n)
+        Ok((n, full))
     }
 
     /// Run until no integration is pending (waiting for backoffs as needed).

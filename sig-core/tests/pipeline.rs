@@ -929,6 +929,117 @@ async fn a_drain_finishes_the_running_step_parks_and_gives_everything_back() {
     assert_eq!(w.erp.creates.lock().unwrap().values().sum::<u32>(), 1);
 }
 
+/// An ERP that counts the customer upserts running at once, and the most it saw.
+#[derive(Default)]
+struct CountingErp {
+    inner: Arc<FakeErp>,
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Erp for CountingErp {
+    async fn upsert_customer(
+        &self,
+        id: CustomerId,
+        c: &Customer,
+        known: Option<i64>,
+    ) -> Result<ErpCustomer, UpstreamError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        // Long enough for another run to overlap if the concurrency let it.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let r = self.inner.upsert_customer(id, c, known).await;
+        self.running.fetch_sub(1, SeqCst);
+        r
+    }
+    async fn find_customer(
+        &self,
+        l: &CustomerLookup,
+    ) -> Result<Option<ErpCustomer>, UpstreamError> {
+        self.inner.find_customer(l).await
+    }
+    async fn ensure_contract(
+        &self,
+        c: &ErpCustomer,
+        r: &ContractRequest<'_>,
+    ) -> Result<ErpContract, UpstreamError> {
+        self.inner.ensure_contract(c, r).await
+    }
+}
+
+/// Proposal `n` of a series, each for a customer of its own (a CNPJ whose check digits are
+/// found against sig-core's own rule), so the runs do not wait for each other's customer.
+fn sample_for(n: u32) -> RawProposal {
+    let base = format!("{:08}0001", 10_000_000 + n);
+    let cnpj = (0..100)
+        .map(|dv| format!("{base}{dv:02}"))
+        .find(|c| sig_core::Cnpj::is_valid(c))
+        .unwrap();
+    let text = serde_json::to_string(&sample()).unwrap();
+    assert!(text.contains(SAMPLE_TAX_ID), "the sample's tax id changed");
+    serde_json::from_str(&text.replace(SAMPLE_TAX_ID, &cnpj)).unwrap()
+}
+
+/// The customer's tax id in the sample proposal.
+const SAMPLE_TAX_ID: &str = "12.ABC.345/01DE-35";
+
+#[tokio::test]
+async fn one_run_claims_again_while_work_is_due_and_keeps_to_the_concurrency() {
+    let w = world(1000);
+    let counting = Arc::new(CountingErp {
+        inner: w.erp.clone(),
+        ..Default::default()
+    });
+    // Concurrency 1: a claim takes four integrations at most.
+    let p = pipeline_with(&w, counting.clone());
+    for n in 0..10 {
+        intake(&w, &format!("c{n}"), sample_for(n)).await;
+    }
+    assert_eq!(
+        p.run_due().await.unwrap(),
+        10,
+        "one run claimed again until nothing was due"
+    );
+    assert_eq!(counting.most.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let all = w.store.list(&Default::default()).await.unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all.iter().all(|i| i.status == IntegrationStatus::Done));
+    assert_eq!(w.erp.customers.lock().unwrap().len(), 10);
+    assert_eq!(p.run_due().await.unwrap(), 0, "nothing left");
+}
+
+#[tokio::test]
+async fn a_drained_run_claims_nothing_more() {
+    let w = world(1000);
+    let gated = Arc::new(GatedErp {
+        inner: w.erp.clone(),
+        entered: tokio::sync::Semaphore::new(0),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let p = Arc::new(pipeline_with(&w, gated.clone()));
+    for n in 0..10 {
+        intake(&w, &format!("d{n}"), sample_for(n)).await;
+    }
+    let run = tokio::spawn({
+        let p = p.clone();
+        async move { p.run_due().await }
+    });
+    gated.entered.acquire().await.unwrap().forget();
+    assert_eq!(p.in_flight().len(), 4, "one chunk claimed (concurrency 1)");
+    p.drain();
+    gated.gate.add_permits(100);
+    assert_eq!(run.await.unwrap().unwrap(), 4, "no claim after the drain");
+    assert!(p.in_flight().is_empty());
+    let claimable = w
+        .store
+        .claim(chrono::Utc::now(), Duration::from_secs(60), 100)
+        .await
+        .unwrap();
+    assert_eq!(claimable.len(), 10, "every one pending and unleased");
+}
+
 #[tokio::test]
 async fn abandoned_runs_give_their_leases_back() {
     let w = world(100);

@@ -154,14 +154,23 @@ async fn worker_loop(rt: &Runtime, args: &Args) -> Result<(), CliError> {
             report_pass(&r, args.json);
             next_reconcile = tokio::time::Instant::now() + reconcile_every;
         }
-        // A batch in flight runs to its end (each step is journaled before the next); the
-        // stop signal is looked at between batches.
-        let ran = rt
-            .pipeline
-            .run_due()
-            .await
-            .map_err(|e| CliError::Failed(format!("pipeline: {e}")))?;
+        // A stop during a run drains the pipeline: nothing more is claimed, integrations
+        // waiting for a turn are given back, running ones park after their current step
+        // (each step is journaled before the next).
+        let run = rt.pipeline.run_due();
+        tokio::pin!(run);
+        let (ran, stopped) = tokio::select! {
+            r = &mut run => (r, false),
+            _ = &mut stop => {
+                rt.pipeline.drain();
+                (run.await, true)
+            }
+        };
+        let ran = ran.map_err(|e| CliError::Failed(format!("pipeline: {e}")))?;
         rt.persist_limits().await?;
+        if stopped {
+            return Ok(());
+        }
         if ran > 0 {
             continue;
         }
