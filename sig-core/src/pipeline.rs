@@ -1155,7 +1155,19 @@ impl Pipeline {
         state: &mut Integration,
         company: &CompanyHandle,
     ) -> Result<StepEntry, StepError> {
-        let started = StepStart::new("fetch");
+        let done = self.fetch(state, company).await?;
+        self.commit_step(state, done, |_| {}).await
+    }
+
+    /// The `fetch` step up to its journal entry: the proposal re-read from its source (or
+    /// taken as the intake carried it) into `state.raw`. A read has no upstream effect, so its
+    /// entry may be committed with the steps after it.
+    async fn fetch(
+        &self,
+        state: &mut Integration,
+        company: &CompanyHandle,
+    ) -> Result<StepDone<'static>, StepError> {
+        let mut started = StepStart::new("fetch");
         let mut field_sources = crate::ports::FieldSources::new();
         let mut mapping_problems = Problems::new();
         let mut fetched = false;
@@ -1194,19 +1206,16 @@ impl Pipeline {
         } else {
             (None, None, "proposal data carried by the intake")
         };
-        self.commit_step(
-            state,
-            StepDone {
-                key: "fetch",
-                result,
-                started,
-                system,
-                call,
-                summary: summary.into(),
-            },
-            |_| {},
-        )
-        .await
+        // Its duration is the read's, whenever it is committed.
+        started.freeze();
+        Ok(StepDone {
+            key: "fetch",
+            result,
+            started,
+            system,
+            call,
+            summary: summary.into(),
+        })
     }
 
     /// Validate a proposal as the `validate` step does: the proposal itself, the mapping
@@ -1278,11 +1287,33 @@ impl Pipeline {
         // journaled), so their creates are a first attempt (`Attempt`).
         let mut fresh = false;
 
-        // fetch: DocSales proposals are always re-read; direct ones carry their data.
+        // fetch: DocSales proposals are always re-read; direct ones carry their data. A read
+        // has no upstream effect: when `validate` runs next and passes, the fetch is
+        // journaled in its commit (a crash before it re-reads the proposal); any other way
+        // on commits it first, as a step of its own.
+        let mut pending_fetch = None;
         if !journal.contains_key("fetch") {
-            let entry = self.fetch_step(state, &company).await?;
-            fresh = true;
-            journal.insert(entry.key.clone(), entry);
+            let done = self.fetch(state, &company).await?;
+            let defer = !journal.contains_key("validate")
+                && !company.hold_for_review
+                && self.fiscal_run(&company.id).is_none();
+            if defer {
+                // Validation reads the fetch's result (the mapping problems) from the journal.
+                journal.insert(
+                    done.key.to_owned(),
+                    StepEntry {
+                        key: done.key.to_owned(),
+                        result: done.result.clone(),
+                        at: self.clock.now(),
+                        duration_ms: done.started.elapsed().as_millis() as u64,
+                    },
+                );
+                pending_fetch = Some(done);
+            } else {
+                let entry = self.commit_step(state, done, |_| {}).await?;
+                fresh = true;
+                journal.insert(entry.key.clone(), entry);
+            }
         }
 
         // validate (or hold: for its problems, or for review when the company asks for it).
@@ -1371,25 +1402,31 @@ impl Pipeline {
                         let entries = self
                             .commit_steps(
                                 state,
-                                vec![
-                                    StepDone {
-                                        key: "validate",
-                                        result,
-                                        started,
-                                        system: None,
-                                        call: None,
-                                        summary: "proposal valid".into(),
-                                    },
-                                    StepDone {
-                                        key: "customer",
-                                        result: serde_json::to_value(CustomerStep { customer: id })
+                                pending_fetch
+                                    .take()
+                                    .into_iter()
+                                    .chain([
+                                        StepDone {
+                                            key: "validate",
+                                            result,
+                                            started,
+                                            system: None,
+                                            call: None,
+                                            summary: "proposal valid".into(),
+                                        },
+                                        StepDone {
+                                            key: "customer",
+                                            result: serde_json::to_value(CustomerStep {
+                                                customer: id,
+                                            })
                                             .unwrap_or_default(),
-                                        started: customer_started,
-                                        system: None,
-                                        call: None,
-                                        summary: format!("SIG customer {id}"),
-                                    },
-                                ],
+                                            started: customer_started,
+                                            system: None,
+                                            call: None,
+                                            summary: format!("SIG customer {id}"),
+                                        },
+                                    ])
+                                    .collect(),
                                 |ch| {
                                     if let Some(done) = &fiscal_done {
                                         done.add_to(ch);
@@ -1407,6 +1444,9 @@ impl Pipeline {
                         v
                     }
                     Err(problems) => {
+                        if let Some(done) = pending_fetch.take() {
+                            self.commit_step(state, done, |_| {}).await?;
+                        }
                         let now = self.clock.now();
                         state.status = IntegrationStatus::Held;
                         state.held_since = Some(now);
@@ -2182,6 +2222,8 @@ struct StepDone<'a> {
 #[derive(Clone)]
 struct StepStart {
     at: Instant,
+    /// The step's duration once it ended before its commit ([`StepStart::freeze`]).
+    frozen: Option<Duration>,
     span: tracing::Span,
 }
 
@@ -2189,12 +2231,18 @@ impl StepStart {
     fn new(key: &str) -> Self {
         StepStart {
             at: Instant::now(),
+            frozen: None,
             span: tracing::info_span!("step", step = key),
         }
     }
 
+    /// The step ended now, though it is committed later (with the steps after it).
+    fn freeze(&mut self) {
+        self.frozen = Some(self.at.elapsed());
+    }
+
     fn elapsed(&self) -> Duration {
-        self.at.elapsed()
+        self.frozen.unwrap_or_else(|| self.at.elapsed())
     }
 
     fn span(&self) -> tracing::Span {

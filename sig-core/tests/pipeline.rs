@@ -499,6 +499,43 @@ async fn invalid_proposals_are_held_with_every_problem() {
         w.erp.customers.lock().unwrap().is_empty(),
         "nothing went upstream"
     );
+    let journal = w.store.journal(integration).await.unwrap();
+    assert!(
+        journal.contains_key("fetch") && !journal.contains_key("validate"),
+        "a held proposal keeps its fetch journaled: {:?}",
+        journal.keys().collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_valid_proposal_is_fetched_validated_and_registered_in_one_commit() {
+    let w = world(100);
+    let IntakeOutcome::Created { integration } = intake(&w, "one", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let journal = w.store.journal(integration).await.unwrap();
+    // Steps of one commit share its time; the next commit is a later one.
+    let at = |k: &str| journal.get(k).unwrap_or_else(|| panic!("{k} journaled")).at;
+    assert_eq!(at("fetch"), at("validate"));
+    assert_eq!(at("validate"), at("customer"));
+    assert!(at("erp_customer") > at("customer"));
+    // Each keeps its own audit event.
+    let events = w
+        .store
+        .audit(&sig_core::store::AuditFilter {
+            integration: Some(integration),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for step in ["step.fetch", "step.validate", "step.customer"] {
+        assert_eq!(
+            events.iter().filter(|e| e.action == step).count(),
+            1,
+            "{step}"
+        );
+    }
 }
 
 #[tokio::test]
