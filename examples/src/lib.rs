@@ -16,6 +16,14 @@ pub mod sandboxes;
 pub mod serve;
 pub mod webhook_http;
 
+/// mimalloc, for the `sig` binary and every benchmark and test built on this library (so the
+/// benchmarks measure what `sig` gets): the integration path allocates and frees many small
+/// JSON values, request and row buffers across threads; glibc's allocator spent about a sixth
+/// of the end-to-end benchmark's CPU on them. Transparent huge pages are off for it (`no_thp`): re-faulting a
+/// purged 2 MiB page zeroes all of it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How a command ended.
 pub enum Outcome {
     /// Ran to its end with nothing to report.

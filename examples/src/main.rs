@@ -12,13 +12,6 @@ use clap::{Parser, Subcommand};
 
 use sig_cli::{CliError, Outcome, cmd};
 
-/// mimalloc: the integration path allocates and frees many small JSON values, request and
-/// row buffers across threads; glibc's allocator spent about a sixth of the end-to-end
-/// benchmark's CPU on them. Transparent huge pages are off for it (`no_thp`): re-faulting a
-/// purged 2 MiB page zeroes all of it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// SIG VoIP: DocSales → Omie → NextBilling integration.
 #[derive(Debug, Parser)]
 #[command(name = "sig", version, about, propagate_version = true)]

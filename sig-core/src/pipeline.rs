@@ -639,12 +639,10 @@ impl Pipeline {
         // aborts them if this future is dropped (as a crash would, between journaled steps).
         let mut tasks = tokio::task::JoinSet::new();
         let mut ids = HashMap::new();
-        let (claimed, more) = self.claim_into(&mut tasks, &mut ids, &sem, chunk).await?;
-        if claimed == 0 {
+        let (mut ran, mut more) = self.claim_into(&mut tasks, &mut ids, &sem, chunk).await?;
+        if ran == 0 {
             return Ok(0);
         }
-        let mut ran = claimed;
-        let mut more = more;
         let work = async {
             let mut first_error = None;
             while let Some(joined) = tasks.join_next_with_id().await {

@@ -523,7 +523,7 @@ async fn a_valid_proposal_is_fetched_validated_and_registered_in_one_commit() {
     // Each keeps its own audit event.
     let events = w
         .store
-        .audit(&sig_core::store::AuditFilter {
+        .audit(&AuditFilter {
             integration: Some(integration),
             ..Default::default()
         })
@@ -825,11 +825,26 @@ async fn two_proposals_of_one_customer_share_it_everywhere() {
 }
 
 /// An ERP whose customer upsert waits at a gate: the test sees the call start and decides
-/// when it ends.
+/// when it ends. It counts the upserts running at once, and the most it saw.
 struct GatedErp {
     inner: Arc<FakeErp>,
     entered: tokio::sync::Semaphore,
     gate: tokio::sync::Semaphore,
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl GatedErp {
+    /// Over `inner`, with the gate holding `open` permits.
+    fn new(inner: Arc<FakeErp>, open: usize) -> Self {
+        GatedErp {
+            inner,
+            entered: tokio::sync::Semaphore::new(0),
+            gate: tokio::sync::Semaphore::new(open),
+            running: Default::default(),
+            most: Default::default(),
+        }
+    }
 }
 
 #[async_trait]
@@ -840,9 +855,16 @@ impl Erp for GatedErp {
         c: &Customer,
         known: Option<i64>,
     ) -> Result<ErpCustomer, UpstreamError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
         self.entered.add_permits(1);
         self.gate.acquire().await.unwrap().forget();
-        self.inner.upsert_customer(id, c, known).await
+        // Another run overlapping this one would start its upsert meanwhile.
+        tokio::task::yield_now().await;
+        let r = self.inner.upsert_customer(id, c, known).await;
+        self.running.fetch_sub(1, SeqCst);
+        r
     }
     async fn find_customer(
         &self,
@@ -891,11 +913,7 @@ fn pipeline_with(w: &World, erp: Arc<dyn Erp>) -> Pipeline {
 #[tokio::test]
 async fn a_drain_finishes_the_running_step_parks_and_gives_everything_back() {
     let w = world(100);
-    let gated = Arc::new(GatedErp {
-        inner: w.erp.clone(),
-        entered: tokio::sync::Semaphore::new(0),
-        gate: tokio::sync::Semaphore::new(0),
-    });
+    let gated = Arc::new(GatedErp::new(w.erp.clone(), 0));
     let p = Arc::new(pipeline_with(&w, gated.clone()));
     let IntakeOutcome::Created { integration: a } = intake(&w, "a", sample()).await else {
         panic!()
@@ -966,46 +984,6 @@ async fn a_drain_finishes_the_running_step_parks_and_gives_everything_back() {
     assert_eq!(w.erp.creates.lock().unwrap().values().sum::<u32>(), 1);
 }
 
-/// An ERP that counts the customer upserts running at once, and the most it saw.
-#[derive(Default)]
-struct CountingErp {
-    inner: Arc<FakeErp>,
-    running: std::sync::atomic::AtomicUsize,
-    most: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait]
-impl Erp for CountingErp {
-    async fn upsert_customer(
-        &self,
-        id: CustomerId,
-        c: &Customer,
-        known: Option<i64>,
-    ) -> Result<ErpCustomer, UpstreamError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let now = self.running.fetch_add(1, SeqCst) + 1;
-        self.most.fetch_max(now, SeqCst);
-        // Long enough for another run to overlap if the concurrency let it.
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let r = self.inner.upsert_customer(id, c, known).await;
-        self.running.fetch_sub(1, SeqCst);
-        r
-    }
-    async fn find_customer(
-        &self,
-        l: &CustomerLookup,
-    ) -> Result<Option<ErpCustomer>, UpstreamError> {
-        self.inner.find_customer(l).await
-    }
-    async fn ensure_contract(
-        &self,
-        c: &ErpCustomer,
-        r: &ContractRequest<'_>,
-    ) -> Result<ErpContract, UpstreamError> {
-        self.inner.ensure_contract(c, r).await
-    }
-}
-
 /// Proposal `n` of a series, each for a customer of its own (a CNPJ whose check digits are
 /// found against sig-core's own rule), so the runs do not wait for each other's customer.
 fn sample_for(n: u32) -> RawProposal {
@@ -1025,10 +1003,7 @@ const SAMPLE_TAX_ID: &str = "12.ABC.345/01DE-35";
 #[tokio::test]
 async fn one_run_claims_again_while_work_is_due_and_keeps_to_the_concurrency() {
     let w = world(1000);
-    let counting = Arc::new(CountingErp {
-        inner: w.erp.clone(),
-        ..Default::default()
-    });
+    let counting = Arc::new(GatedErp::new(w.erp.clone(), 100));
     // Concurrency 1: a claim takes four integrations at most.
     let p = pipeline_with(&w, counting.clone());
     for n in 0..10 {
@@ -1050,11 +1025,7 @@ async fn one_run_claims_again_while_work_is_due_and_keeps_to_the_concurrency() {
 #[tokio::test]
 async fn a_drained_run_claims_nothing_more() {
     let w = world(1000);
-    let gated = Arc::new(GatedErp {
-        inner: w.erp.clone(),
-        entered: tokio::sync::Semaphore::new(0),
-        gate: tokio::sync::Semaphore::new(0),
-    });
+    let gated = Arc::new(GatedErp::new(w.erp.clone(), 0));
     let p = Arc::new(pipeline_with(&w, gated.clone()));
     for n in 0..10 {
         intake(&w, &format!("d{n}"), sample_for(n)).await;
@@ -1080,11 +1051,7 @@ async fn a_drained_run_claims_nothing_more() {
 #[tokio::test]
 async fn abandoned_runs_give_their_leases_back() {
     let w = world(100);
-    let gated = Arc::new(GatedErp {
-        inner: w.erp.clone(),
-        entered: tokio::sync::Semaphore::new(0),
-        gate: tokio::sync::Semaphore::new(0),
-    });
+    let gated = Arc::new(GatedErp::new(w.erp.clone(), 0));
     let p = Arc::new(pipeline_with(&w, gated.clone()));
     intake(&w, "a", sample()).await;
     let run = tokio::spawn({

@@ -30,10 +30,6 @@ use sig_core::config::{Config, StoreConfig};
 use sig_core::ports::SourceKey;
 use sig_core::store::{Actor, IntegrationFilter, IntegrationStatus};
 
-/// The allocator of the `sig` binary (see `src/main.rs`), so the figures are the ones it gets.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// End-to-end integrations per second against zero-latency sandboxes.
 #[derive(Debug, Parser)]
 struct Args {
