@@ -80,6 +80,11 @@ mod manual;
 pub use fiscal::{FISCAL_FILL_VIA, FISCAL_STEP};
 pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
 
+/// Upstream effects of one phase (an integration's lines, or its DIDs) in flight at once.
+/// They are independent records under their own natural keys; the clients' rate limits
+/// still pace them against the upstream, this bounds one integration's share.
+pub const EFFECTS_IN_FLIGHT: usize = 8;
+
 /// The `tracing` target of the one event each step's end emits (see the module docs).
 pub const STEP_EVENT_TARGET: &str = "sig::step";
 
@@ -1866,167 +1871,244 @@ impl Pipeline {
         };
         let last_key =
             last_of("did", |o| o.dids.len()).or_else(|| last_of("line", |o| o.lines.len()));
-        let finish = |ch: &mut Change| self.finish_change(ch, &validated);
 
-        // line:i:n.
+        // line:i:n — every line of every order, up to `EFFECTS_IN_FLIGHT` at once (each is
+        // its own upstream record under its own natural key, and none needs another). The
+        // ones that succeeded are journaled together, in key order, before anything else
+        // starts; a failure is returned after them.
         let mut first_lines: Vec<Option<VoipLine>> = vec![None; proposal.orders.len()];
-        for (i, order) in proposal.orders.iter().enumerate() {
-            let server = &chosen[i];
-            let handle = self.server(server).map_err(StepError::Store)?;
-            let vc = &voip_customers[server];
-            let plan = self.catalog.plan(&order.plan);
-            let rate_id = plan.map_or(0, |p| p.next_rate_id);
-            let per_line = order.channels.div_ceil(order.sip_lines.max(1));
-            for (n, line_id) in validated.orders[i].lines.iter().enumerate() {
+        let mut todo: Vec<(usize, usize, LineId, String)> = Vec::new();
+        for (i, ids) in validated.orders.iter().enumerate() {
+            for (n, line_id) in ids.lines.iter().enumerate() {
                 let key = format!("line:{i}:{n}");
-                if let Some(e) = journal.get(&key) {
-                    if n == 0 {
+                match journal.get(&key) {
+                    Some(e) if n == 0 => {
                         first_lines[i] = Some(
                             serde_json::from_value(e.result.clone())
                                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                         );
                     }
-                    continue;
+                    Some(_) => {}
+                    None => todo.push((i, n, *line_id, key)),
                 }
-                let started = StepStart::new(&key);
-                let req = LineRequest {
-                    line_id: *line_id,
-                    order_id: validated.orders[i].order,
-                    rate_id,
-                    channels: per_line,
-                    area_code: order.area_code,
-                    attempt: if fresh {
-                        Attempt::First
-                    } else {
-                        Attempt::Again
-                    },
-                };
-                let line = handle
-                    .platform
-                    .ensure_line(vc, &req)
-                    .instrument(started.span())
-                    .await
-                    .map_err(|error| StepError::Upstream {
-                        error: Box::new(error),
-                        step: key.clone(),
-                    })?;
-                failpoint!(
-                    "after_line",
-                    state.id,
-                    key,
-                    "nextbilling",
-                    Some(server.to_string()),
-                    "line",
-                    line_id,
-                    line.voip_id
-                );
-                let summary = format!("Next line {} on {server}", line.voip_id);
-                self.commit_step(
-                    state,
-                    StepDone {
-                        key: &key,
+            }
+        }
+        let attempt = if fresh {
+            Attempt::First
+        } else {
+            Attempt::Again
+        };
+        #[cfg(feature = "failpoints")]
+        let integration = state.id;
+        let runs: Vec<_> = todo
+            .iter()
+            .map(|(i, n, line_id, key)| {
+                let (i, n, line_id) = (*i, *n, *line_id);
+                let (chosen, voip_customers, validated) = (&chosen, &voip_customers, &validated);
+                async move {
+                    let order = &proposal.orders[i];
+                    let server = &chosen[i];
+                    let handle = self.server(server).map_err(StepError::Store)?;
+                    let mut started = StepStart::new(key);
+                    let req = LineRequest {
+                        line_id,
+                        order_id: validated.orders[i].order,
+                        rate_id: self.catalog.plan(&order.plan).map_or(0, |p| p.next_rate_id),
+                        channels: order.channels.div_ceil(order.sip_lines.max(1)),
+                        area_code: order.area_code,
+                        attempt,
+                    };
+                    let line = handle
+                        .platform
+                        .ensure_line(&voip_customers[server], &req)
+                        .instrument(started.span())
+                        .await
+                        .map_err(|error| StepError::Upstream {
+                            error: Box::new(error),
+                            step: key.clone(),
+                        })?;
+                    failpoint!(
+                        "after_line",
+                        integration,
+                        key,
+                        "nextbilling",
+                        Some(server.to_string()),
+                        "line",
+                        line_id,
+                        line.voip_id
+                    );
+                    started.freeze();
+                    let done = StepDone {
+                        key: key.as_str(),
                         result: serde_json::to_value(&line).unwrap_or_default(),
                         started,
                         system: Some(System::NextBilling),
                         call: Some("ensure_line"),
-                        summary,
-                    },
-                    |ch| {
-                        if last_key.as_deref() == Some(key.as_str()) {
-                            finish(ch);
-                        }
-                    },
-                )
-                .await?;
-                if last_key.as_deref() == Some(key.as_str()) {
-                    return Ok(RunOutcome::Done);
+                        summary: format!("Next line {} on {server}", line.voip_id),
+                    };
+                    Ok::<_, StepError>(((i, n, line), done))
                 }
-                fresh = true;
-                if n == 0 {
-                    first_lines[i] = Some(line);
+            })
+            .collect();
+        let (lines, failure) = self
+            .commit_effects(state, runs, last_key.as_deref(), &validated)
+            .await?;
+        for (i, n, line) in lines {
+            if n == 0 {
+                first_lines[i] = Some(line);
+            }
+        }
+        match failure {
+            Some(e) => return Err(e),
+            None if todo
+                .iter()
+                .any(|t| Some(t.3.as_str()) == last_key.as_deref()) =>
+            {
+                return Ok(RunOutcome::Done);
+            }
+            None => {}
+        }
+        fresh |= !todo.is_empty();
+
+        // did:i:j — each rings its order's first line; like the lines, up to
+        // `EFFECTS_IN_FLIGHT` at once, journaled together.
+        let mut todo: Vec<(usize, usize, DidId, String)> = Vec::new();
+        for (i, ids) in validated.orders.iter().enumerate() {
+            for (j, did_id) in ids.dids.iter().enumerate() {
+                let key = format!("did:{i}:{j}");
+                if !journal.contains_key(&key) {
+                    todo.push((i, j, *did_id, key));
                 }
             }
         }
-
-        // did:i:j — each rings the order's first line.
-        for (i, order) in proposal.orders.iter().enumerate() {
-            let server = &chosen[i];
-            let handle = self.server(server).map_err(StepError::Store)?;
-            let vc = &voip_customers[server];
-            let rate_id = self.catalog.plan(&order.plan).map_or(0, |p| p.next_rate_id);
-            for (j, did_id) in validated.orders[i].dids.iter().enumerate() {
-                let key = format!("did:{i}:{j}");
-                if journal.contains_key(&key) {
-                    continue;
-                }
-                let Some(line) = &first_lines[i] else {
-                    return Err(StepError::Permanent {
-                        step: key,
-                        system: None,
-                        reason: "a DID needs a line to ring, and the order has none".into(),
-                    });
-                };
-                let started = StepStart::new(&key);
-                let req = DidRequest {
-                    did_id: *did_id,
-                    number: order.dids[j],
-                    device_id: line.voip_id,
-                    rate_id,
-                    attempt: if fresh {
-                        Attempt::First
-                    } else {
-                        Attempt::Again
-                    },
-                };
-                let did: VoipDid = handle
-                    .platform
-                    .ensure_did(vc, &req)
-                    .instrument(started.span())
-                    .await
-                    .map_err(|error| StepError::Upstream {
-                        error: Box::new(error),
-                        step: key.clone(),
-                    })?;
-                failpoint!(
-                    "after_did",
-                    state.id,
-                    key,
-                    "nextbilling",
-                    Some(server.to_string()),
-                    "did",
-                    did_id,
-                    did.voip_id
-                );
-                let summary = format!("Next DID {} on {server}", did.voip_id);
-                self.commit_step(
-                    state,
-                    StepDone {
-                        key: &key,
+        let attempt = if fresh {
+            Attempt::First
+        } else {
+            Attempt::Again
+        };
+        let runs: Vec<_> = todo
+            .iter()
+            .map(|(i, j, did_id, key)| {
+                let (i, j, did_id) = (*i, *j, *did_id);
+                let (chosen, voip_customers, first_lines) =
+                    (&chosen, &voip_customers, &first_lines);
+                async move {
+                    let order = &proposal.orders[i];
+                    let server = &chosen[i];
+                    let handle = self.server(server).map_err(StepError::Store)?;
+                    let Some(line) = &first_lines[i] else {
+                        return Err(StepError::Permanent {
+                            step: key.clone(),
+                            system: None,
+                            reason: "a DID needs a line to ring, and the order has none".into(),
+                        });
+                    };
+                    let mut started = StepStart::new(key);
+                    let req = DidRequest {
+                        did_id,
+                        number: order.dids[j],
+                        device_id: line.voip_id,
+                        rate_id: self.catalog.plan(&order.plan).map_or(0, |p| p.next_rate_id),
+                        attempt,
+                    };
+                    let did: VoipDid = handle
+                        .platform
+                        .ensure_did(&voip_customers[server], &req)
+                        .instrument(started.span())
+                        .await
+                        .map_err(|error| StepError::Upstream {
+                            error: Box::new(error),
+                            step: key.clone(),
+                        })?;
+                    failpoint!(
+                        "after_did",
+                        integration,
+                        key,
+                        "nextbilling",
+                        Some(server.to_string()),
+                        "did",
+                        did_id,
+                        did.voip_id
+                    );
+                    started.freeze();
+                    let done = StepDone {
+                        key: key.as_str(),
                         result: serde_json::to_value(&did).unwrap_or_default(),
                         started,
                         system: Some(System::NextBilling),
                         call: Some("ensure_did"),
-                        summary,
-                    },
-                    |ch| {
-                        if last_key.as_deref() == Some(key.as_str()) {
-                            finish(ch);
-                        }
-                    },
-                )
-                .await?;
-                if last_key.as_deref() == Some(key.as_str()) {
-                    return Ok(RunOutcome::Done);
+                        summary: format!("Next DID {} on {server}", did.voip_id),
+                    };
+                    Ok::<_, StepError>(((), done))
                 }
-                fresh = true;
+            })
+            .collect();
+        let (_, failure) = self
+            .commit_effects(state, runs, last_key.as_deref(), &validated)
+            .await?;
+        match failure {
+            Some(e) => return Err(e),
+            None if todo
+                .iter()
+                .any(|t| Some(t.3.as_str()) == last_key.as_deref()) =>
+            {
+                return Ok(RunOutcome::Done);
             }
+            None => {}
         }
-
         // done (when the last step was journaled by an earlier run).
         let mut change = Change::state_keeping_raw(state);
         self.finish_change(&mut change, &validated);
         self.store.commit(change).await?;
         Ok(RunOutcome::Done)
+    }
+
+    /// Run one phase's independent upstream effects (the lines, or the DIDs), up to
+    /// [`EFFECTS_IN_FLIGHT`] at once, and journal the ones that succeeded in one commit, in
+    /// the phase's key order, each with its own journal entry and audit event. When every
+    /// effect succeeded and the phase holds the integration's last step (`last_key`), that
+    /// commit also ends the integration. Returns what each success carries and the first
+    /// failure in key order, which the caller returns once the successes are journaled (an
+    /// effect that failed is retried alone; the others are never repeated).
+    async fn commit_effects<'k, T, F>(
+        &self,
+        state: &mut Integration,
+        runs: Vec<F>,
+        last_key: Option<&str>,
+        validated: &Validated,
+    ) -> Result<(Vec<T>, Option<StepError>), StepError>
+    where
+        F: Future<Output = Result<(T, StepDone<'k>), StepError>>,
+    {
+        use futures::StreamExt;
+        let results: Vec<_> = futures::stream::iter(runs)
+            .buffered(EFFECTS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut carried = Vec::with_capacity(results.len());
+        let mut dones = Vec::with_capacity(results.len());
+        let mut failure = None;
+        for r in results {
+            match r {
+                Ok((t, done)) => {
+                    carried.push(t);
+                    dones.push(done);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if !dones.is_empty() {
+            let ends = failure.is_none() && dones.iter().any(|d| Some(d.key) == last_key);
+            self.commit_steps(state, dones, |ch| {
+                if ends {
+                    self.finish_change(ch, validated);
+                }
+            })
+            .await?;
+        }
+        Ok((carried, failure))
     }
 
     /// End the integration in `change`: done, its orders' reservations provisioned, and the
