@@ -20,6 +20,11 @@
 //! second one. Failpoints (the `fail` crate, cargo feature `failpoints`) sit exactly there:
 //! `after_<step>` fires after the upstream call succeeded and before its journal write.
 //!
+//! Independent effects share a commit: an integration's lines are created up to
+//! [`EFFECTS_IN_FLIGHT`] at once and journaled together, then its DIDs the same way. Each
+//! step keeps its own journal entry and audit event, and a failure is returned only after
+//! the steps that succeeded with it are journaled.
+//!
 //! Transient upstream failures are retried with exponential backoff (honouring a wait the
 //! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
 //! it at once with the reason. Either way an operator can [`Pipeline::retry`] it after a fix.

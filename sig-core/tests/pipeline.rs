@@ -139,6 +139,27 @@ struct FakeNext {
     /// Every line and DID call: (SIG id, what the pipeline said of earlier attempts).
     attempts: Mutex<Vec<(String, Attempt)>>,
     unhealthy: Mutex<bool>,
+    /// When set, every line create waits here until as many are in flight as the barrier
+    /// counts (a create made alone times out and fails permanently).
+    lines_at_once: Option<tokio::sync::Barrier>,
+    /// The same for DIDs.
+    dids_at_once: Option<tokio::sync::Barrier>,
+}
+
+/// Wait at `gate` for the creates sent with this one (fails if they never come).
+async fn all_at_once(gate: &Option<tokio::sync::Barrier>, call: &str) -> Result<(), UpstreamError> {
+    let Some(b) = gate else { return Ok(()) };
+    tokio::time::timeout(Duration::from_secs(5), b.wait())
+        .await
+        .map(|_| ())
+        .map_err(|_| {
+            UpstreamError::new(
+                System::NextBilling,
+                call,
+                UpstreamErrorKind::Permanent,
+                "the creates of one phase were sent one at a time",
+            )
+        })
 }
 
 #[async_trait]
@@ -167,6 +188,7 @@ impl VoipPlatform for FakeNext {
     ) -> Result<VoipLine, UpstreamError> {
         let key = l.line_id.to_string();
         self.attempts.lock().unwrap().push((key.clone(), l.attempt));
+        all_at_once(&self.lines_at_once, "manageDevices").await?;
         self.script.next(System::NextBilling, "manageDevices")?;
         let mut m = self.lines.lock().unwrap();
         assert!(
@@ -188,6 +210,7 @@ impl VoipPlatform for FakeNext {
     ) -> Result<VoipDid, UpstreamError> {
         let key = d.did_id.to_string();
         self.attempts.lock().unwrap().push((key.clone(), d.attempt));
+        all_at_once(&self.dids_at_once, "manageDID").await?;
         self.script.next(System::NextBilling, "manageDID")?;
         let mut m = self.dids.lock().unwrap();
         assert!(
@@ -248,16 +271,24 @@ fn server(id: &str, areas: &[u8], lines: u32) -> ServerInfo {
 }
 
 fn world(sp1_lines: u32) -> World {
+    world_with(
+        sp1_lines,
+        FakeNext {
+            id: Some("sp1".parse().unwrap()),
+            ..Default::default()
+        },
+        FakeNext {
+            id: Some("rj1".parse().unwrap()),
+            ..Default::default()
+        },
+    )
+}
+
+fn world_with(sp1_lines: u32, sp1: FakeNext, rj1: FakeNext) -> World {
     let store = Arc::new(MemoryStore::new());
     let erp = Arc::new(FakeErp::default());
-    let sp1 = Arc::new(FakeNext {
-        id: Some("sp1".parse().unwrap()),
-        ..Default::default()
-    });
-    let rj1 = Arc::new(FakeNext {
-        id: Some("rj1".parse().unwrap()),
-        ..Default::default()
-    });
+    let sp1 = Arc::new(sp1);
+    let rj1 = Arc::new(rj1);
     let catalog = catalog();
     let settings = Settings {
         concurrency: 8,
@@ -629,6 +660,119 @@ async fn creates_skip_the_look_up_only_when_no_earlier_run_reached_them() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), calls.len() - 1, "{calls:?}");
+}
+
+/// The journal entries of one kind of step for one order, by key.
+fn entries_of(
+    journal: &BTreeMap<String, sig_core::store::StepEntry>,
+    prefix: &str,
+) -> Vec<sig_core::store::StepEntry> {
+    journal
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+/// An order's lines are created at once (each create waits for the others), and so are its
+/// DIDs; each phase is journaled in one commit, each step with its own entry.
+#[tokio::test]
+async fn an_orders_lines_and_dids_are_created_at_once_and_journaled_together() {
+    // The sample's second order (VOIP-LINHA x3, area 21) has 3 lines on rj1; its first
+    // (area 11) has 2 DIDs on sp1.
+    let w = world_with(
+        100,
+        FakeNext {
+            id: Some("sp1".parse().unwrap()),
+            dids_at_once: Some(tokio::sync::Barrier::new(2)),
+            ..Default::default()
+        },
+        FakeNext {
+            id: Some("rj1".parse().unwrap()),
+            lines_at_once: Some(tokio::sync::Barrier::new(3)),
+            ..Default::default()
+        },
+    );
+    let IntakeOutcome::Created { integration } = intake(&w, "at-once", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    assert_eq!(i.attempts, 0, "nothing failed: {i:?}");
+    assert_eq!(w.rj1.lines.lock().unwrap().len(), 3);
+    assert_eq!(w.sp1.dids.lock().unwrap().len(), 2);
+
+    let journal = w.store.journal(integration).await.unwrap();
+    for (prefix, n) in [("line:1:", 3), ("did:0:", 2)] {
+        let entries = entries_of(&journal, prefix);
+        assert_eq!(entries.len(), n, "{prefix}: {journal:?}");
+        assert!(
+            entries.iter().all(|e| e.at == entries[0].at),
+            "{prefix} steps are journaled in one commit: {entries:?}"
+        );
+    }
+    // The DIDs ring a line that was journaled before them.
+    let lines_at = entries_of(&journal, "line:")[0].at;
+    assert!(entries_of(&journal, "did:")[0].at > lines_at);
+    // One audit event per step, as when each had its own commit.
+    let events = w
+        .store
+        .audit(&AuditFilter {
+            integration: Some(integration),
+            action_prefix: Some("step.line:1:".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+}
+
+/// When one create of a phase fails, the ones that succeeded are journaled before the run
+/// stops, and the retry sends only the failed one (looked up first: it may have landed).
+#[tokio::test]
+async fn a_failed_line_keeps_the_lines_that_succeeded_and_only_it_is_sent_again() {
+    let w = world(100);
+    w.rj1
+        .script
+        .push("manageDevices", UpstreamErrorKind::Transient, 1);
+    let IntakeOutcome::Created { integration } = intake(&w, "one-fails", sample()).await else {
+        panic!()
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(integration).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    assert_eq!(i.attempts, 1, "one failed attempt: {i:?}");
+
+    let calls: Vec<(String, Attempt)> = w
+        .rj1
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| w.rj1.lines.lock().unwrap().contains_key(k))
+        .cloned()
+        .collect();
+    assert_eq!(w.rj1.lines.lock().unwrap().len(), 3);
+    assert_eq!(calls.len(), 4, "three lines, one of them twice: {calls:?}");
+    let again: Vec<_> = calls.iter().filter(|(_, a)| *a == Attempt::Again).collect();
+    assert_eq!(again.len(), 1, "{calls:?}");
+    let failed = &again[0].0;
+    assert_eq!(
+        calls.iter().filter(|(k, _)| k == failed).count(),
+        2,
+        "only the failed line is sent again: {calls:?}"
+    );
+    // The two that succeeded were journaled by the first run, the failed one by the retry.
+    let journal = w.store.journal(integration).await.unwrap();
+    let mut ats: Vec<_> = entries_of(&journal, "line:1:")
+        .iter()
+        .map(|e| e.at)
+        .collect();
+    ats.sort();
+    assert_eq!(ats.len(), 3);
+    assert_eq!(ats[0], ats[1]);
+    assert!(ats[2] > ats[1], "{ats:?}");
 }
 
 #[tokio::test]
