@@ -366,6 +366,20 @@ impl DemoSandboxes {
         out
     }
 
+    /// HTTP requests the sandboxes received so far: every upstream call SIG made, look-ups and
+    /// retries included.
+    pub fn upstream_requests(&self) -> u64 {
+        self.omie.requests()
+            + self
+                .next
+                .instances()
+                .iter()
+                .map(|i| i.requests())
+                .sum::<u64>()
+            + self.docsales.server().requests()
+            + self.fiscal.as_ref().map_or(0, |f| f.server().requests())
+    }
+
     /// Stop them all.
     pub async fn shutdown(self) {
         self.omie.shutdown().await;

@@ -301,6 +301,11 @@ impl NextInstance {
         self.server.counters()
     }
 
+    /// HTTP requests it received so far.
+    pub fn requests(&self) -> u64 {
+        self.server.requests()
+    }
+
     /// Its records, as `/_sandbox/state` shows them.
     pub fn records(&self) -> Value {
         self.app.db().snapshot()

@@ -12,7 +12,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -82,6 +82,7 @@ pub struct SandboxServer {
     addr: SocketAddr,
     faults: FaultInjector,
     counters: CreateCounters,
+    requests: Arc<AtomicU64>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -163,6 +164,12 @@ impl SandboxServer {
     /// The create counters `/_sandbox/state` shows.
     pub fn counters(&self) -> &CreateCounters {
         &self.counters
+    }
+
+    /// HTTP requests received so far (the vendor's routes and the admin API alike; a
+    /// request a fault answers counts too).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, ends held (`timeout`) requests with a reset, and
@@ -249,10 +256,14 @@ impl SandboxBuilder {
             counters: counters.clone(),
             records,
         };
+        let requests = Arc::new(AtomicU64::new(0));
         let app = router
             .merge(admin::router(admin))
             .layer(axum::middleware::from_fn_with_state(
-                shutdown_rx.clone(),
+                Outer {
+                    shutdown: shutdown_rx.clone(),
+                    requests: Arc::clone(&requests),
+                },
                 act_on_markers,
             ));
         let mut signal = shutdown_rx;
@@ -275,19 +286,31 @@ impl SandboxBuilder {
             addr,
             faults,
             counters,
+            requests,
             shutdown,
             task: Some(task),
         })
     }
 }
 
-/// The outermost layer: gives handlers `ConnectInfo<SocketAddr>` and carries
-/// out the markers fault responses carry.
+/// What the outermost layer needs: the shutdown signal and the request counter.
+#[derive(Clone)]
+struct Outer {
+    shutdown: watch::Receiver<bool>,
+    requests: Arc<AtomicU64>,
+}
+
+/// The outermost layer: counts the request, gives handlers
+/// `ConnectInfo<SocketAddr>` and carries out the markers fault responses carry.
 async fn act_on_markers(
-    State(mut shutdown): State<watch::Receiver<bool>>,
+    State(Outer {
+        mut shutdown,
+        requests,
+    }): State<Outer>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    requests.fetch_add(1, Ordering::Relaxed);
     let control = request
         .extensions()
         .get::<ConnectInfo<ConnControl>>()
@@ -448,5 +471,38 @@ impl Drop for ResettableStream {
             // Linger 0: closing sends RST instead of FIN, and never blocks.
             let _ = self.stream.set_zero_linger();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::post;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_request_is_counted_whatever_its_answer() {
+        let router = Router::new().route("/api/echo", post(|body: String| async move { body }));
+        let server = SandboxServer::builder("echo", router)
+            .start()
+            .await
+            .expect("start");
+        assert_eq!(server.requests(), 0);
+        let http = reqwest::Client::new();
+        for path in ["api/echo", "api/echo", "api/nowhere"] {
+            http.post(format!("{}{path}", server.base_url()))
+                .body("{}")
+                .send()
+                .await
+                .expect("answered");
+        }
+        let admin = http
+            .get(format!("{}_sandbox/state", server.base_url()))
+            .send()
+            .await
+            .expect("admin");
+        assert!(admin.status().is_success());
+        assert_eq!(server.requests(), 4, "a 404 and the admin API count too");
+        server.shutdown().await;
     }
 }

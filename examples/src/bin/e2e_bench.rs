@@ -12,9 +12,15 @@
 //!
 //! Prints one JSON object: integrations, elapsed seconds (intake and integration separately),
 //! integrations per second, the process's CPU per integration and cores busy while
-//! integrating (steadier than the rate when other work shares the machine), upstream creates
-//! per integration, and the duplicates the sandboxes counted (always 0). Exits 1 if any
-//! integration did not end done or anything was created twice.
+//! integrating (steadier than the rate when other work shares the machine), upstream requests
+//! and creates per integration, and the duplicates the sandboxes counted (always 0). Exits 1
+//! if any integration did not end done or anything was created twice.
+//!
+//! `http_baseline` is measured in the same run, after the integrations: as many bare HTTP
+//! exchanges over loopback as the integrations made (a small JSON body each way, a reqwest
+//! client and an axum server on the same runtime), as many at once. Its
+//! `integrations_per_s_if_only_http` is the rate the integrations would reach if their HTTP
+//! exchanges were all they cost, and `integrations_per_s_ratio` how close they come to it.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -42,6 +48,9 @@ struct Args {
     /// Seed of the generated proposals.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Also measure the bare-HTTP baseline (`--baseline false` to skip it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    baseline: bool,
 }
 
 #[tokio::main]
@@ -170,12 +179,36 @@ async fn run(args: Args) -> Result<bool, String> {
         .map(|(k, (sum, n))| (k, json!(sum as f64 / n.max(1) as f64)))
         .collect();
     let upstream = sb.upstream_counts();
+    let requests = sb.upstream_requests();
+    let omie_stats = sb.omie.stats();
     let duplicates: u64 = upstream.values().map(|c| c.duplicates).sum();
     let creates: u64 = upstream
         .values()
         .map(|c| c.creates.values().sum::<u64>())
         .sum();
     let n = proposals.len() as f64;
+    sb.shutdown().await;
+
+    // The baseline, in the same process and run: as many bare HTTP exchanges over loopback
+    // (a small JSON body each way, parsed on both sides) as the integrations made, as many at
+    // once. What the integrations cost beyond them is SIG's own work and the sandboxes'.
+    let baseline = if args.baseline {
+        let b = http_baseline(requests, args.concurrency).await?;
+        let per_integration = requests as f64 / n;
+        let http_only = b.exchanges_per_s / per_integration;
+        Some(json!({
+            "exchanges": requests,
+            "exchanges_per_integration": per_integration,
+            "exchanges_per_s": b.exchanges_per_s,
+            "cpu_us_per_exchange": b.cpu_s.map(|c| c * 1e6 / requests.max(1) as f64),
+            "cores_busy": b.cpu_s.map(|c| c / b.elapsed_s),
+            "integrations_per_s_if_only_http": http_only,
+            "integrations_per_s_ratio": (n / integrate_s) / http_only,
+        }))
+    } else {
+        None
+    };
+
     let out = json!({
         "proposals": proposals.len(),
         "done": done,
@@ -188,15 +221,17 @@ async fn run(args: Args) -> Result<bool, String> {
         "cpu_ms_per_integration": integrate_cpu_s.map(|c| c * 1000.0 / n),
         "cores_busy": integrate_cpu_s.map(|c| c / integrate_s),
         "end_to_end_per_s": n / (intake_s + integrate_s),
+        "upstream_requests": requests,
+        "upstream_requests_per_integration": requests as f64 / n,
+        "http_baseline": baseline,
         "upstream_creates": creates,
         "upstream_creates_per_integration": creates as f64 / n,
         "duplicates_upstream": duplicates,
         "step_ms_mean": step_ms_mean,
-        "omie_sandbox": sb.omie.stats(),
+        "omie_sandbox": omie_stats,
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
     });
     println!("{out}");
-    sb.shutdown().await;
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(done == proposals.len() && duplicates == 0)
@@ -214,4 +249,84 @@ fn process_cpu_s() -> Option<f64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) as f64 / 100.0)
+}
+
+/// What the bare-HTTP baseline measured.
+struct Baseline {
+    elapsed_s: f64,
+    cpu_s: Option<f64>,
+    exchanges_per_s: f64,
+}
+
+/// `exchanges` bare HTTP/1.1 exchanges over loopback, `concurrency` at once, on this runtime:
+/// a reqwest client (one pool, keep-alive) posting a JSON body of about 300 bytes to an axum
+/// server that parses it and answers a small JSON object, which the client parses.
+async fn http_baseline(exchanges: u64, concurrency: usize) -> Result<Baseline, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let router = axum::Router::new().route(
+        "/api/echo",
+        axum::routing::post(
+            |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                let n = body.as_object().map_or(0, serde_json::Map::len);
+                axum::Json(json!({"status": "ok", "id": 4021, "fields": n}))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}/api/echo",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let body = json!({
+        "id_cliente": 1182, "username": "sig-01a2164e7f3c7d2a9b1e0c4d5f6a7b8c",
+        "secret": "0123456789abcdef0123456789abcdef", "callerid": "1134567000",
+        "rate_id": 3, "channels": 4, "description": "SIG line 01a2164e-7f3c-7d2a-9b1e-0c4d5f6a7b8c",
+        "codecs": ["g729", "alaw", "ulaw"], "nat": 1, "dtmf": "rfc2833", "area_code": 11,
+    });
+    let left = Arc::new(AtomicU64::new(exchanges));
+    let t0 = Instant::now();
+    let cpu0 = process_cpu_s();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, url, body, left) = (client.clone(), url.clone(), body.clone(), left.clone());
+        tasks.spawn(async move {
+            while left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let answer: serde_json::Value = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if answer["status"] != "ok" {
+                    return Err(format!("unexpected answer {answer}"));
+                }
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    let elapsed_s = t0.elapsed().as_secs_f64();
+    let cpu_s = process_cpu_s().zip(cpu0).map(|(b, a)| b - a);
+    server.abort();
+    Ok(Baseline {
+        elapsed_s,
+        cpu_s,
+        exchanges_per_s: exchanges as f64 / elapsed_s,
+    })
 }

@@ -330,6 +330,11 @@ impl OmieSandbox {
         self.server.counters()
     }
 
+    /// HTTP requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.server.requests()
+    }
+
     /// Limit outcomes so far.
     pub fn stats(&self) -> SandboxStats {
         snapshot(&self.app.stats)
