@@ -73,6 +73,9 @@ async fn run(args: Args) -> Result<bool, String> {
         sig_core::ids::IntegrationId::new()
     ));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // Removed on every way out, an early error included (the store alone can be 100 MB).
+    let dir = sig_cli::fixtures::TempDir(dir);
+    let dir = dir.0.as_path();
 
     // The demo configuration with room for every order on every server.
     let mut doc: toml::Table = DEMO_CONFIG.parse().map_err(|e| format!("{e}"))?;
@@ -84,7 +87,7 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
     let secrets = GeneratedSecrets::default();
-    let mut config = Config::from_toml(&text, &dir, &secrets).map_err(|e| e.to_string())?;
+    let mut config = Config::from_toml(&text, dir, &secrets).map_err(|e| e.to_string())?;
 
     let mut spec = SampleSpec::demo(args.proposals, args.seed);
     spec.area_codes = vec![11, 19, 21, 31, 41, 71, 81];
@@ -233,7 +236,6 @@ async fn run(args: Args) -> Result<bool, String> {
     });
     println!("{out}");
     drop(rt);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(done == proposals.len() && duplicates == 0)
 }
 
