@@ -1601,11 +1601,7 @@ impl Pipeline {
                 order,
                 terms: &plan.omie,
                 description: format!("{} x{}", plan.name, order.quantity),
-                attempt: if fresh {
-                    Attempt::First
-                } else {
-                    Attempt::Again
-                },
+                attempt: attempt_after(fresh),
             };
             let c: ErpContract = company
                 .erp
@@ -1898,11 +1894,7 @@ impl Pipeline {
                 }
             }
         }
-        let attempt = if fresh {
-            Attempt::First
-        } else {
-            Attempt::Again
-        };
+        let attempt = attempt_after(fresh);
         #[cfg(feature = "failpoints")]
         let integration = state.id;
         let runs: Vec<_> = todo
@@ -1955,23 +1947,16 @@ impl Pipeline {
                 }
             })
             .collect();
-        let (lines, failure) = self
+        let Some(lines) = self
             .commit_effects(state, runs, last_key.as_deref(), &validated)
-            .await?;
+            .await?
+        else {
+            return Ok(RunOutcome::Done);
+        };
         for (i, n, line) in lines {
             if n == 0 {
                 first_lines[i] = Some(line);
             }
-        }
-        match failure {
-            Some(e) => return Err(e),
-            None if todo
-                .iter()
-                .any(|t| Some(t.3.as_str()) == last_key.as_deref()) =>
-            {
-                return Ok(RunOutcome::Done);
-            }
-            None => {}
         }
         fresh |= !todo.is_empty();
 
@@ -1986,11 +1971,7 @@ impl Pipeline {
                 }
             }
         }
-        let attempt = if fresh {
-            Attempt::First
-        } else {
-            Attempt::Again
-        };
+        let attempt = attempt_after(fresh);
         let runs: Vec<_> = todo
             .iter()
             .map(|(i, j, did_id, key)| {
@@ -2048,18 +2029,12 @@ impl Pipeline {
                 }
             })
             .collect();
-        let (_, failure) = self
+        if self
             .commit_effects(state, runs, last_key.as_deref(), &validated)
-            .await?;
-        match failure {
-            Some(e) => return Err(e),
-            None if todo
-                .iter()
-                .any(|t| Some(t.3.as_str()) == last_key.as_deref()) =>
-            {
-                return Ok(RunOutcome::Done);
-            }
-            None => {}
+            .await?
+            .is_none()
+        {
+            return Ok(RunOutcome::Done);
         }
         // done (when the last step was journaled by an earlier run).
         let mut change = Change::state_keeping_raw(state);
@@ -2072,16 +2047,16 @@ impl Pipeline {
     /// [`EFFECTS_IN_FLIGHT`] at once, and journal the ones that succeeded in one commit, in
     /// the phase's key order, each with its own journal entry and audit event. When every
     /// effect succeeded and the phase holds the integration's last step (`last_key`), that
-    /// commit also ends the integration. Returns what each success carries and the first
-    /// failure in key order, which the caller returns once the successes are journaled (an
-    /// effect that failed is retried alone; the others are never repeated).
+    /// commit also ends the integration. Returns what each success carries, or `None` when
+    /// the integration ended; the first failure in key order is returned once the successes
+    /// are journaled (an effect that failed is retried alone; the others are never repeated).
     async fn commit_effects<'k, T, F>(
         &self,
         state: &mut Integration,
         runs: Vec<F>,
         last_key: Option<&str>,
         validated: &Validated,
-    ) -> Result<(Vec<T>, Option<StepError>), StepError>
+    ) -> Result<Option<Vec<T>>, StepError>
     where
         F: Future<Output = Result<(T, StepDone<'k>), StepError>>,
     {
@@ -2104,8 +2079,8 @@ impl Pipeline {
                 }
             }
         }
+        let ends = failure.is_none() && dones.iter().any(|d| Some(d.key) == last_key);
         if !dones.is_empty() {
-            let ends = failure.is_none() && dones.iter().any(|d| Some(d.key) == last_key);
             self.commit_steps(state, dones, |ch| {
                 if ends {
                     self.finish_change(ch, validated);
@@ -2113,7 +2088,10 @@ impl Pipeline {
             })
             .await?;
         }
-        Ok((carried, failure))
+        match failure {
+            Some(e) => Err(e),
+            None => Ok((!ends).then_some(carried)),
+        }
     }
 
     /// End the integration in `change`: done, its orders' reservations provisioned, and the
@@ -2332,6 +2310,16 @@ impl StepStart {
 
     fn span(&self) -> tracing::Span {
         self.span.clone()
+    }
+}
+
+/// How a create is sent in a run that has (`fresh`) or has not journaled a step yet: once it
+/// has, no earlier run can have reached any later step (see `Pipeline::steps`).
+fn attempt_after(fresh: bool) -> Attempt {
+    if fresh {
+        Attempt::First
+    } else {
+        Attempt::Again
     }
 }
 

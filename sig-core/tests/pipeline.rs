@@ -662,6 +662,16 @@ async fn creates_skip_the_look_up_only_when_no_earlier_run_reached_them() {
     assert_eq!(ids.len(), calls.len() - 1, "{calls:?}");
 }
 
+/// Take in a new proposal, run the pipeline until nothing is left to do, and read the
+/// integration back.
+async fn run_to_the_end(w: &World, id: &str, raw: RawProposal) -> sig_core::store::Integration {
+    let IntakeOutcome::Created { integration } = intake(w, id, raw).await else {
+        panic!("proposal {id} was not taken in as new")
+    };
+    w.pipeline.run_until_idle().await.unwrap();
+    w.store.get(integration).await.unwrap().unwrap()
+}
+
 /// The journal entries of one kind of step for one order, by key.
 fn entries_of(
     journal: &BTreeMap<String, sig_core::store::StepEntry>,
@@ -693,11 +703,8 @@ async fn an_orders_lines_and_dids_are_created_at_once_and_journaled_together() {
             ..Default::default()
         },
     );
-    let IntakeOutcome::Created { integration } = intake(&w, "at-once", sample()).await else {
-        panic!()
-    };
-    w.pipeline.run_until_idle().await.unwrap();
-    let i = w.store.get(integration).await.unwrap().unwrap();
+    let i = run_to_the_end(&w, "at-once", sample()).await;
+    let integration = i.id;
     assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
     assert_eq!(i.attempts, 0, "nothing failed: {i:?}");
     assert_eq!(w.rj1.lines.lock().unwrap().len(), 3);
@@ -736,11 +743,8 @@ async fn a_failed_line_keeps_the_lines_that_succeeded_and_only_it_is_sent_again(
     w.rj1
         .script
         .push("manageDevices", UpstreamErrorKind::Transient, 1);
-    let IntakeOutcome::Created { integration } = intake(&w, "one-fails", sample()).await else {
-        panic!()
-    };
-    w.pipeline.run_until_idle().await.unwrap();
-    let i = w.store.get(integration).await.unwrap().unwrap();
+    let i = run_to_the_end(&w, "one-fails", sample()).await;
+    let integration = i.id;
     assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
     assert_eq!(i.attempts, 1, "one failed attempt: {i:?}");
 

@@ -53,6 +53,21 @@ struct Inner {
     reader_slots: Arc<Semaphore>,
 }
 
+impl Inner {
+    /// An idle read connection from the pool, if any.
+    fn pooled_reader(&self) -> Option<Connection> {
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Give a read connection back to the pool.
+    fn pool_reader(&self, conn: Connection) {
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
@@ -289,26 +304,14 @@ impl SqliteStore {
             .clone()
             .try_acquire_owned()
             .ok()
-            .and_then(|permit| {
-                let conn = self
-                    .inner
-                    .readers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pop()?;
-                Some((permit, conn))
-            });
+            .and_then(|permit| Some((permit, self.inner.pooled_reader()?)));
         let Some((_permit, mut conn)) = idle else {
             return self.read(op, f).await;
         };
         let r = catch_unwind(AssertUnwindSafe(|| f(&mut conn)));
         match r {
             Ok(r) => {
-                self.inner
-                    .readers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(conn);
+                self.inner.pool_reader(conn);
                 r
             }
             Err(_) => Err(StoreError::Unavailable(format!("{op}: the read panicked"))),
@@ -331,21 +334,12 @@ impl SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let pooled = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop();
-            let mut conn = match pooled {
+            let mut conn = match inner.pooled_reader() {
                 Some(c) => c,
                 None => open_reader(&inner.path, &inner.options)?,
             };
             let r = f(&mut conn);
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
+            inner.pool_reader(conn);
             r
         })
         .await

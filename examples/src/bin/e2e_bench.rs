@@ -74,8 +74,8 @@ async fn run(args: Args) -> Result<bool, String> {
     ));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     // Removed on every way out, an early error included (the store alone can be 100 MB).
-    let dir = sig_cli::fixtures::TempDir(dir);
-    let dir = dir.0.as_path();
+    let folder = sig_cli::fixtures::TempDir(dir);
+    let dir = folder.0.as_path();
 
     // The demo configuration with room for every order on every server.
     let mut doc: toml::Table = DEMO_CONFIG.parse().map_err(|e| format!("{e}"))?;
