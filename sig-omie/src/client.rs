@@ -381,6 +381,11 @@ impl OmieClient {
         let deadline = started + inner.deadline;
         let mut backoff = inner.retry.backoff();
         let mut attempts = 0u32;
+        // Attempts that failed, refusals with a wait (REDUNDANT, method busy, 429) excepted:
+        // the server did not do the work, and the wait it named paces the next attempt. A
+        // read whose answer was lost meets REDUNDANT on its retry (Omie counted the first
+        // one), and those refusals must not use up the attempts the faults are owed.
+        let mut failures = 0u32;
         let mut maybe_applied = false;
         loop {
             if let Some(b) = inner.breaker.current() {
@@ -497,12 +502,13 @@ impl OmieClient {
             let delay = if err.retry_after().is_some() {
                 Some(Duration::ZERO)
             } else {
+                failures += 1;
                 backoff.next()
             };
             let Some(delay) = delay else {
                 return Err(err);
             };
-            if attempts >= inner.retry.max_attempts || !inner.budget.withdraw() {
+            if failures >= inner.retry.max_attempts || !inner.budget.withdraw() {
                 tracing::warn!(account = %inner.account, call = method, attempts, "omie retries exhausted");
                 return Err(err);
             }

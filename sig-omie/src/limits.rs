@@ -325,7 +325,9 @@ pub struct RetryConfig {
     pub min_delay: Duration,
     /// Longest backoff delay.
     pub max_delay: Duration,
-    /// Attempts per call, the first included.
+    /// Failed attempts per call, the first included. Refusals that name a wait (REDUNDANT,
+    /// method busy, 429) do not count: the server did no work, and the call's deadline and
+    /// the retry budget bound them.
     pub max_attempts: u32,
     /// Tokens each first attempt adds to the budget.
     pub budget_ratio: f64,

@@ -528,6 +528,66 @@ async fn redundant_on_a_read_waits_then_retries() {
 }
 
 #[tokio::test]
+async fn redundant_refusals_do_not_use_up_a_reads_attempts() {
+    // Omie counts a Consultar whose answer was lost, so the retry meets REDUNDANT until the
+    // window ends. Five attempts are allowed: one 500 and five refusals must still end well.
+    let mut server = Server::new_async().await;
+    let lost = server
+        .mock("POST", "/geral/clientes/")
+        .with_status(500)
+        .with_header("content-type", "text/html")
+        .with_body("<html>Internal Server Error</html>")
+        .expect(1)
+        .create_async()
+        .await;
+    let redundant = server
+        .mock("POST", "/geral/clientes/")
+        .with_status(500)
+        .with_body(
+            json!({"faultstring": "Consumo redundante detectado. Aguarde 2 segundos para tentar novamente (REDUNDANT)", "faultcode": "SOAP-ENV:Client-6"})
+                .to_string(),
+        )
+        .expect(5)
+        .create_async()
+        .await;
+    let ok = expect(
+        &mut server,
+        "/geral/clientes/",
+        "ConsultarCliente",
+        json!({"codigo_cliente_omie": 7}),
+        200,
+        json!({"codigo_cliente_omie": 7}),
+    )
+    .await;
+    let c = client(&server.url(), 0.01);
+    let got = c.consultar_cliente(&ClienteChave::omie(7)).await.unwrap();
+    assert_eq!(got.codigo_cliente_omie, Some(7));
+    lost.assert_async().await;
+    redundant.assert_async().await;
+    ok.assert_async().await;
+}
+
+#[tokio::test]
+async fn a_read_gives_up_after_its_attempts_fail() {
+    let mut server = Server::new_async().await;
+    let failing = server
+        .mock("POST", "/geral/clientes/")
+        .with_status(503)
+        .with_header("content-type", "text/html")
+        .with_body("<html>Service Unavailable</html>")
+        .expect(5)
+        .create_async()
+        .await;
+    let c = client(&server.url(), 0.01);
+    let e = c
+        .consultar_cliente(&ClienteChave::omie(7))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OmieError::Http { status: 503, .. }), "{e:?}");
+    failing.assert_async().await;
+}
+
+#[tokio::test]
 async fn a_bare_429_is_rate_limited_and_retried_for_reads() {
     let mut server = Server::new_async().await;
     let limited = server
