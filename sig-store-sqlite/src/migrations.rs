@@ -44,10 +44,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "integration_raw",
         sql: include_str!("../migrations/0004_integration_raw.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit_partial_indexes",
+        sql: include_str!("../migrations/0005_audit_partial_indexes.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `PRAGMA application_id` of a SIG store ("SIGV").
 pub(crate) const APPLICATION_ID: i32 = 0x5349_4756;

@@ -1437,32 +1437,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE 1 = 1");
-        let mut values: Vec<Value> = Vec::new();
-        if let Some(i) = filter.integration {
-            sql.push_str(" AND integration_id = ?");
-            values.push(Value::Text(i.to_string()));
-        }
-        if let Some(s) = filter.since {
-            sql.push_str(" AND at >= ?");
-            values.push(Value::Text(ts_saturating_floor(s)));
-        }
-        if let Some(u) = filter.until {
-            sql.push_str(" AND at < ?");
-            values.push(Value::Text(ts_saturating_floor(u)));
-        }
-        if let Some(a) = &filter.actor {
-            sql.push_str(" AND actor_key = ?");
-            values.push(Value::Text(actor_key(a)));
-        }
-        if let Some(p) = &filter.action_prefix {
-            // `>=` lets the index start at the prefix; `substr` is exact and case-sensitive.
-            sql.push_str(" AND action >= ? AND substr(action, 1, ?) = ?");
-            values.push(Value::Text(p.clone()));
-            values.push(Value::Integer(p.chars().count() as i64));
-            values.push(Value::Text(p.clone()));
-        }
-        sql.push_str(" ORDER BY at, id");
+        let (sql, values) = audit_query(filter);
         self.read("audit", move |c| {
             query_all(
                 c,
@@ -1475,6 +1450,78 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+/// The query [`Store::audit`] runs for `filter`, and its values.
+pub(crate) fn audit_query(filter: &AuditFilter) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE 1 = 1");
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(i) = filter.integration {
+        sql.push_str(" AND integration_id = ?");
+        values.push(Value::Text(i.to_string()));
+    }
+    if let Some(s) = filter.since {
+        sql.push_str(" AND at >= ?");
+        values.push(Value::Text(ts_saturating_floor(s)));
+    }
+    if let Some(u) = filter.until {
+        sql.push_str(" AND at < ?");
+        values.push(Value::Text(ts_saturating_floor(u)));
+    }
+    if let Some(a) = &filter.actor {
+        sql.push_str(" AND actor_key = ?");
+        // The actor index leaves out the system's events (schema 5): a filter on any
+        // other actor says so, in the index's own words, so SQLite can use it.
+        if !matches!(a, Actor::System) {
+            sql.push_str(" AND actor_key <> 'system'");
+        }
+        values.push(Value::Text(actor_key(a)));
+    }
+    if let Some(p) = &filter.action_prefix {
+        // The actions starting with `p` are exactly those from `p` up to (not including) the
+        // first string after them all: a range the action index can seek (case-sensitive).
+        sql.push_str(" AND action >= ?");
+        values.push(Value::Text(p.clone()));
+        if let Some(end) = prefix_end(p) {
+            sql.push_str(" AND action < ?");
+            values.push(Value::Text(end));
+        }
+        // The action index leaves out the steps (schema 5): a prefix no step action can
+        // start with says so, in the index's own words, so SQLite can use it.
+        if !action_prefix_may_match_a_step(p) {
+            sql.push_str(" AND substr(action, 1, 5) <> 'step.'");
+        }
+    }
+    sql.push_str(" ORDER BY at, id");
+    (sql, values)
+}
+
+/// The least string greater than every string that starts with `prefix` (`None` when none
+/// is: an empty prefix, or one of only `char::MAX`). SQLite compares text as UTF-8 bytes,
+/// which orders it by code point, so `prefix <= s < prefix_end(prefix)` holds exactly for
+/// the strings `s` that start with `prefix`.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Whether an action starting with `prefix` may be a step's (`step.…`), which the partial
+/// action index leaves out.
+fn action_prefix_may_match_a_step(prefix: &str) -> bool {
+    prefix.starts_with(STEP_ACTION_PREFIX) || STEP_ACTION_PREFIX.starts_with(prefix)
+}
+
+/// The actions of pipeline steps start with this (`step.erp_customer`, `step.line:0:1`).
+const STEP_ACTION_PREFIX: &str = "step.";
 
 /// The column `audit.actor_key` filters on.
 fn actor_key(a: &Actor) -> String {

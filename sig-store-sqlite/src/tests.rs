@@ -341,3 +341,146 @@ async fn bad_rows_are_corrupt_errors_not_panics() {
         Err(StoreError::Corrupt(_))
     ));
 }
+
+/// The query plan SQLite picks for the audit query of `filter`.
+fn audit_plan(c: &Connection, filter: &AuditFilter) -> String {
+    let (sql, values) = crate::store::audit_query(filter);
+    let mut st = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("prepare");
+    st.query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows")
+        .join("; ")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_filters_use_their_indexes() {
+    let dir = TempDir::new("audit-plans");
+    let path = dir.0.join("plans.db");
+    drop(SqliteStore::open(&path).expect("open"));
+    let c = raw(&path);
+    let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+    let user = Actor::User("ana".parse().expect("user id"));
+    let cases = [
+        (
+            AuditFilter {
+                integration: Some(sig_core::ids::IntegrationId::new()),
+                ..AuditFilter::default()
+            },
+            "audit_integration",
+        ),
+        (
+            AuditFilter {
+                since: Some(at),
+                ..AuditFilter::default()
+            },
+            "audit_at",
+        ),
+        (
+            AuditFilter {
+                actor: Some(user.clone()),
+                ..AuditFilter::default()
+            },
+            "audit_actor",
+        ),
+        (
+            AuditFilter {
+                actor: Some(Actor::Webhook("acme".into())),
+                since: Some(at),
+                ..AuditFilter::default()
+            },
+            "audit_actor",
+        ),
+        (
+            AuditFilter {
+                action_prefix: Some("server.".into()),
+                ..AuditFilter::default()
+            },
+            "audit_action",
+        ),
+        (
+            AuditFilter {
+                action_prefix: Some("intake".into()),
+                since: Some(at),
+                ..AuditFilter::default()
+            },
+            "audit_action",
+        ),
+    ];
+    for (filter, index) in &cases {
+        let plan = audit_plan(&c, filter);
+        assert!(plan.contains(index), "{filter:?} should use {index}: {plan}");
+    }
+    // The partial indexes leave out the system's events and the steps: those filters cannot
+    // use them (they read the trail in time order instead).
+    for filter in [
+        AuditFilter {
+            actor: Some(Actor::System),
+            ..AuditFilter::default()
+        },
+        AuditFilter {
+            action_prefix: Some("step.".into()),
+            ..AuditFilter::default()
+        },
+    ] {
+        let plan = audit_plan(&c, &filter);
+        assert!(
+            !plan.contains("audit_actor") && !plan.contains("audit_action"),
+            "{filter:?}: {plan}"
+        );
+    }
+    // Partial: a step by the system is in neither index.
+    let store = SqliteStore::open(&path).expect("reopen");
+    let mut events = vec![AuditEvent::new(
+        at,
+        Actor::System,
+        "step.erp_customer",
+        AuditOutcome::Ok,
+        "Omie customer 1",
+    )];
+    events.push(AuditEvent::new(at, user, "edit", AuditOutcome::Ok, "field plan"));
+    store.append_audit(&events).await.expect("append");
+    drop(store);
+    let entries = |index: &str| -> i64 {
+        c.query_row(
+            &format!("SELECT count(*) FROM audit INDEXED BY {index} WHERE {}", match index {
+                "audit_actor" => "actor_key <> 'system'",
+                _ => "substr(action, 1, 5) <> 'step.'",
+            }),
+            [],
+            |r| r.get(0),
+        )
+        .expect("count")
+    };
+    assert_eq!(entries("audit_actor"), 1);
+    assert_eq!(entries("audit_action"), 1);
+}
+
+proptest::proptest! {
+    /// `prefix <= s < prefix_end(prefix)` exactly when `s` starts with `prefix` (Rust compares
+    /// strings by their UTF-8 bytes, as SQLite does).
+    #[test]
+    fn the_prefix_range_holds_exactly_the_strings_with_the_prefix(
+        prefix in "(\\PC|\u{D7FF}|\u{E000}|\u{10FFFF}){0,4}",
+        rest in "(\\PC|\u{10FFFF}){0,3}",
+        other in "(\\PC|\u{D7FF}|\u{E000}|\u{10FFFF}){0,6}",
+    ) {
+        let end = crate::store::prefix_end(&prefix);
+        let in_range = |s: &str| s >= prefix.as_str() && end.as_deref().is_none_or(|e| s < e);
+        let with = format!("{prefix}{rest}");
+        proptest::prop_assert!(in_range(&with), "{with:?} not in [{prefix:?}, {end:?})");
+        proptest::prop_assert_eq!(in_range(&other), other.starts_with(prefix.as_str()));
+    }
+}
+
+#[test]
+fn prefix_ends() {
+    use crate::store::prefix_end;
+    assert_eq!(prefix_end("server.").as_deref(), Some("server/"));
+    assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+    assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+    assert_eq!(prefix_end("\u{10FFFF}"), None);
+    assert_eq!(prefix_end(""), None);
+}

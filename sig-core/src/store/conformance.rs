@@ -856,7 +856,7 @@ pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
         })
         .await
         .expect("audit");
-    assert_eq!(by_user, vec![e1]);
+    assert_eq!(by_user, vec![e1.clone()]);
     let steps = store
         .audit(&AuditFilter {
             action_prefix: Some("step.".into()),
@@ -865,6 +865,34 @@ pub async fn limit_state_and_audit(store: Arc<dyn Store>) {
         .await
         .expect("a");
     assert_eq!(steps, vec![e2.clone()]);
+    // Filters on the system, on a prefix some step actions start with, and on one no step
+    // action starts with (a store may index these differently; the answers are the same).
+    let by_system = store
+        .audit(&AuditFilter {
+            actor: Some(Actor::System),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(by_system, vec![e2.clone()]);
+    for (prefix, want) in [
+        ("s", vec![e2.clone()]),
+        ("step", vec![e2.clone()]),
+        ("step.contract:0", vec![e2.clone()]),
+        ("e", vec![e1.clone()]),
+        ("edit", vec![e1.clone()]),
+        ("edits", vec![]),
+        ("", vec![e1.clone(), e2.clone()]),
+    ] {
+        let got = store
+            .audit(&AuditFilter {
+                action_prefix: Some(prefix.into()),
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        assert_eq!(got, want, "action prefix {prefix:?}");
+    }
     let late = store
         .audit(&AuditFilter {
             since: Some(t(2)),
