@@ -1412,6 +1412,7 @@ impl Pipeline {
                                 state,
                                 pending_fetch
                                     .take()
+                                    .map(StepDone::without_field_sources)
                                     .into_iter()
                                     .chain([
                                         StepDone {
@@ -2281,6 +2282,20 @@ struct StepDone<'a> {
     summary: String,
 }
 
+impl StepDone<'_> {
+    /// The fetch without its map of where each field came from. The map names the source
+    /// field of a validation problem, so it is journaled when validation may still need it
+    /// (the proposal is held, or reviewed, before `validate` is journaled); once `validate`
+    /// passes in the same commit, nothing reads it again (`validate` never runs twice), and
+    /// the same few dozen pairs are not written for every proposal.
+    fn without_field_sources(mut self) -> Self {
+        if let Some(result) = self.result.as_object_mut() {
+            result.remove("field_sources");
+        }
+        self
+    }
+}
+
 /// When a step started, and its span (upstream calls run in it; its end event is emitted in it).
 #[derive(Clone)]
 struct StepStart {
@@ -2346,13 +2361,21 @@ pub struct ServerChoiceWithOrder {
 }
 
 /// Step results go to the audit as they are: they hold ids and decisions, never personal data
-/// or secrets, except the validated proposal, which is summarised.
+/// or secrets, except the validated proposal, which is summarised, and the fetch's map of
+/// where each field came from (the same few dozen pairs for every proposal of a source),
+/// which is counted; its mapping problems are kept.
 fn redact_result(v: &serde_json::Value) -> serde_json::Value {
-    match v.get("proposal") {
-        Some(p) => serde_json::json!({
+    if let Some(p) = v.get("proposal") {
+        return serde_json::json!({
             "proposal_id": p.get("id"),
             "orders": p.get("orders").and_then(|o| o.as_array()).map(|o| o.len()),
-        }),
-        None => v.clone(),
+        });
     }
+    if let Some(sources) = v.get("field_sources") {
+        return serde_json::json!({
+            "fields_mapped": sources.as_array().map_or(0, Vec::len),
+            "mapping_problems": v.get("mapping_problems"),
+        });
+    }
+    v.clone()
 }

@@ -1158,3 +1158,83 @@ async fn a_done_integration_has_links_to_every_record() {
             .is_none()
     );
 }
+
+/// Intake DocSales proposal `id` (fetched from the source by the `fetch` step).
+async fn intake_from_source(w: &World, id: &str, raw: RawProposal) -> IntegrationId {
+    w.source.proposals.lock().unwrap().insert(id.into(), raw);
+    match w
+        .pipeline
+        .intake(
+            &company(),
+            SourceKey {
+                account: "acme".into(),
+                proposal_id: id.into(),
+            },
+            &ProposalStatus::Approved,
+            Actor::Webhook("acme".into()),
+            None,
+        )
+        .await
+        .unwrap()
+    {
+        IntakeOutcome::Created { integration } => integration,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn field_sources_are_journaled_while_a_problem_may_need_them() {
+    let w = world(false);
+
+    // Held: the fetch keeps where each field came from, and every validation after an edit
+    // still names the source field of its problems.
+    let held = intake_from_source(&w, "88", bad_cep()).await;
+    w.pipeline.run_until_idle().await.unwrap();
+    let i = w.store.get(held).await.unwrap().unwrap();
+    assert_eq!(i.status, IntegrationStatus::Held);
+    assert_eq!(
+        i.problems.0[0].source_field.as_deref(),
+        Some("customer.postal_code")
+    );
+    let fetch = &w.store.journal(held).await.unwrap()["fetch"].result;
+    assert_eq!(
+        fetch["field_sources"],
+        serde_json::json!([["customer.address", "customer.postal_code"]])
+    );
+    let out = w
+        .pipeline
+        .edit(held, user("bruno"), &patch(&["customer.address.cep=0130"]))
+        .await
+        .unwrap();
+    assert_eq!(out.status, IntegrationStatus::Held);
+    assert_eq!(
+        out.problems.0[0].source_field.as_deref(),
+        Some("customer.postal_code"),
+        "{out:?}"
+    );
+
+    // Valid at once: `validate` is journaled with the fetch, and never runs again, so the
+    // map is not kept.
+    let done = intake_from_source(&w, "89", sample()).await;
+    w.pipeline.run_until_idle().await.unwrap();
+    assert_eq!(status(&w, done).await, IntegrationStatus::Done);
+    let journal = w.store.journal(done).await.unwrap();
+    assert_eq!(
+        journal["fetch"].result,
+        serde_json::json!({"mapping_problems": []})
+    );
+    assert_eq!(journal["fetch"].at, journal["validate"].at, "one commit");
+    let ev = audit(&w, done).await;
+    let fetched = ev.iter().find(|e| e.action == "step.fetch").unwrap();
+    assert_eq!(
+        fetched.details["result"],
+        serde_json::json!({"mapping_problems": []})
+    );
+    // The held one's audit counts the map instead of copying it.
+    let ev = audit(&w, held).await;
+    let fetched = ev.iter().find(|e| e.action == "step.fetch").unwrap();
+    assert_eq!(
+        fetched.details["result"],
+        serde_json::json!({"fields_mapped": 1, "mapping_problems": []})
+    );
+}
