@@ -20,10 +20,11 @@
 //! second one. Failpoints (the `fail` crate, cargo feature `failpoints`) sit exactly there:
 //! `after_<step>` fires after the upstream call succeeded and before its journal write.
 //!
-//! Independent effects share a commit: an integration's lines are created up to
-//! [`EFFECTS_IN_FLIGHT`] at once and journaled together, then its DIDs the same way. Each
-//! step keeps its own journal entry and audit event, and a failure is returned only after
-//! the steps that succeeded with it are journaled.
+//! Independent effects share a commit: an integration's contracts (one per order) are
+//! created up to [`EFFECTS_IN_FLIGHT`] at once and journaled together, then its customer on
+//! each chosen server, its lines and its DIDs, each phase the same way. Each step keeps its
+//! own journal entry and audit event, and a failure is returned only after the steps that
+//! succeeded with it are journaled.
 //!
 //! Transient upstream failures are retried with exponential backoff (honouring a wait the
 //! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
@@ -85,7 +86,8 @@ mod manual;
 pub use fiscal::{FISCAL_FILL_VIA, FISCAL_STEP};
 pub use manual::{EditOutcome, ManualChoice, ManualChoiceOutcome, ResumeOutcome, ServerDirective};
 
-/// Upstream effects of one phase (an integration's lines, or its DIDs) in flight at once.
+/// Upstream effects of one phase (an integration's contracts, Next customers, lines or DIDs)
+/// in flight at once.
 /// They are independent records under their own natural keys; the clients' rate limits
 /// still pace them against the upstream, this bounds one integration's share.
 pub const EFFECTS_IN_FLIGHT: usize = 8;
@@ -1582,67 +1584,78 @@ impl Pipeline {
             }
         };
 
-        // contract:i.
-        for (i, order) in proposal.orders.iter().enumerate() {
-            let key = format!("contract:{i}");
-            if journal.contains_key(&key) {
-                continue;
-            }
-            let started = StepStart::new(&key);
-            let plan = self
-                .catalog
-                .plan(&order.plan)
-                .ok_or_else(|| StepError::Permanent {
-                    step: key.clone(),
-                    system: None,
-                    reason: format!("plan {} is no longer in the catalog", order.plan),
-                })?;
-            let req = ContractRequest {
-                order_id: validated.orders[i].order,
-                order,
-                terms: &plan.omie,
-                description: format!("{} x{}", plan.name, order.quantity),
-                attempt: attempt_after(fresh),
-            };
-            let c: ErpContract = company
-                .erp
-                .ensure_contract(&erp_customer, &req)
-                .instrument(started.span())
-                .await
-                .map_err(|error| StepError::Upstream {
-                    error: Box::new(error),
-                    step: key.clone(),
-                })?;
-            failpoint!(
-                "after_contract",
-                state.id,
-                key,
-                "omie",
-                None,
-                "contract",
-                validated.orders[i].order,
-                c.erp_id
-            );
-            let summary = format!(
-                "Omie contract {}{}",
-                c.erp_id,
-                if c.created { " (created)" } else { "" }
-            );
-            self.commit_step(
-                state,
-                StepDone {
-                    key: &key,
-                    result: serde_json::to_value(&c).unwrap_or_default(),
-                    started,
-                    system: Some(System::Omie),
-                    call: Some("ensure_contract"),
-                    summary,
-                },
-                |_| {},
-            )
+        // contract:i — one per order, up to `EFFECTS_IN_FLIGHT` at once (each is its own
+        // Omie record under its order's id), journaled together.
+        let todo: Vec<(usize, String)> = (0..proposal.orders.len())
+            .map(|i| (i, format!("contract:{i}")))
+            .filter(|(_, key)| !journal.contains_key(key))
+            .collect();
+        let attempt = attempt_after(fresh);
+        #[cfg(feature = "failpoints")]
+        let integration = state.id;
+        let runs: Vec<_> = todo
+            .iter()
+            .map(|(i, key)| {
+                let i = *i;
+                let (company, erp_customer, validated) = (&company, &erp_customer, &validated);
+                async move {
+                    let order = &proposal.orders[i];
+                    let mut started = StepStart::new(key);
+                    let plan =
+                        self.catalog
+                            .plan(&order.plan)
+                            .ok_or_else(|| StepError::Permanent {
+                                step: key.clone(),
+                                system: None,
+                                reason: format!("plan {} is no longer in the catalog", order.plan),
+                            })?;
+                    let req = ContractRequest {
+                        order_id: validated.orders[i].order,
+                        order,
+                        terms: &plan.omie,
+                        description: format!("{} x{}", plan.name, order.quantity),
+                        attempt,
+                    };
+                    let c: ErpContract = company
+                        .erp
+                        .ensure_contract(erp_customer, &req)
+                        .instrument(started.span())
+                        .await
+                        .map_err(|error| StepError::Upstream {
+                            error: Box::new(error),
+                            step: key.clone(),
+                        })?;
+                    failpoint!(
+                        "after_contract",
+                        integration,
+                        key,
+                        "omie",
+                        None,
+                        "contract",
+                        validated.orders[i].order,
+                        c.erp_id
+                    );
+                    started.freeze();
+                    let summary = format!(
+                        "Omie contract {}{}",
+                        c.erp_id,
+                        if c.created { " (created)" } else { "" }
+                    );
+                    let done = StepDone {
+                        key: key.as_str(),
+                        result: serde_json::to_value(&c).unwrap_or_default(),
+                        started,
+                        system: Some(System::Omie),
+                        call: Some("ensure_contract"),
+                        summary,
+                    };
+                    Ok::<_, StepError>(((), done))
+                }
+            })
+            .collect();
+        self.commit_effects(state, runs, None, &validated, |_, _| {})
             .await?;
-            fresh = true;
-        }
+        fresh |= !todo.is_empty();
 
         // server:i — choose and reserve atomically.
         let mut chosen: Vec<ServerId> = Vec::with_capacity(proposal.orders.len());
@@ -1802,62 +1815,80 @@ impl Pipeline {
             }
         }
 
-        // next_customer:<server> — once per distinct server.
+        // next_customer:<server> — once per distinct server, the servers at once (each is its
+        // own NextBilling instance), journaled together with their links.
         let mut voip_customers: BTreeMap<ServerId, VoipCustomer> = BTreeMap::new();
+        let mut todo: Vec<(ServerId, String)> = Vec::new();
         for server in chosen.iter().collect::<BTreeSet<_>>() {
             let key = format!("next_customer:{server}");
-            if let Some(e) = journal.get(&key) {
-                voip_customers.insert(
-                    server.clone(),
-                    serde_json::from_value(e.result.clone())
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                );
-                continue;
+            match journal.get(&key) {
+                Some(e) => {
+                    voip_customers.insert(
+                        server.clone(),
+                        serde_json::from_value(e.result.clone())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+                None => todo.push((server.clone(), key)),
             }
+        }
+        if !todo.is_empty() {
+            // Another integration of the same customer may be creating it on the same server:
+            // NextBilling has no uniqueness to refuse the second, so one at a time.
             let lock = self.customer_lock(customer_id);
             let _g = lock.lock().await;
-            let started = StepStart::new(&key);
-            let handle = self.server(server).map_err(StepError::Store)?;
-            let vc = handle
-                .platform
-                .ensure_customer(customer_id, &proposal.customer)
-                .instrument(started.span())
-                .await
-                .map_err(|error| StepError::Upstream {
-                    error: Box::new(error),
-                    step: key.clone(),
-                })?;
-            failpoint!(
-                "after_next_customer",
-                state.id,
-                key,
-                "nextbilling",
-                Some(server.to_string()),
-                "customer",
-                customer_id,
-                vc.voip_id
-            );
-            let summary = format!(
-                "Next customer {} on {server}{}",
-                vc.voip_id,
-                if vc.created { " (created)" } else { "" }
-            );
-            let link = (customer_id, server.clone(), vc.voip_id);
-            self.commit_step(
-                state,
-                StepDone {
-                    key: &key,
-                    result: serde_json::to_value(&vc).unwrap_or_default(),
-                    started,
-                    system: Some(System::NextBilling),
-                    call: Some("ensure_customer"),
-                    summary,
-                },
-                |ch| ch.customer_voip = Some(link),
-            )
-            .await?;
+            let runs: Vec<_> = todo
+                .iter()
+                .map(|(server, key)| async move {
+                    let mut started = StepStart::new(key);
+                    let handle = self.server(server).map_err(StepError::Store)?;
+                    let vc = handle
+                        .platform
+                        .ensure_customer(customer_id, &proposal.customer)
+                        .instrument(started.span())
+                        .await
+                        .map_err(|error| StepError::Upstream {
+                            error: Box::new(error),
+                            step: key.clone(),
+                        })?;
+                    failpoint!(
+                        "after_next_customer",
+                        integration,
+                        key,
+                        "nextbilling",
+                        Some(server.to_string()),
+                        "customer",
+                        customer_id,
+                        vc.voip_id
+                    );
+                    started.freeze();
+                    let summary = format!(
+                        "Next customer {} on {server}{}",
+                        vc.voip_id,
+                        if vc.created { " (created)" } else { "" }
+                    );
+                    let done = StepDone {
+                        key: key.as_str(),
+                        result: serde_json::to_value(&vc).unwrap_or_default(),
+                        started,
+                        system: Some(System::NextBilling),
+                        call: Some("ensure_customer"),
+                        summary,
+                    };
+                    Ok::<_, StepError>(((server.clone(), vc), done))
+                })
+                .collect();
+            let created = self
+                .commit_effects(state, runs, None, &validated, |ch, created| {
+                    ch.customer_voip = created
+                        .iter()
+                        .map(|(server, vc)| (customer_id, server.clone(), vc.voip_id))
+                        .collect();
+                })
+                .await?
+                .unwrap_or_default();
+            voip_customers.extend(created);
             fresh = true;
-            voip_customers.insert(server.clone(), vc);
         }
 
         // The run's last step (the last DID, else the last line) also ends the integration in
@@ -1896,8 +1927,6 @@ impl Pipeline {
             }
         }
         let attempt = attempt_after(fresh);
-        #[cfg(feature = "failpoints")]
-        let integration = state.id;
         let runs: Vec<_> = todo
             .iter()
             .map(|(i, n, line_id, key)| {
@@ -1949,7 +1978,7 @@ impl Pipeline {
             })
             .collect();
         let Some(lines) = self
-            .commit_effects(state, runs, last_key.as_deref(), &validated)
+            .commit_effects(state, runs, last_key.as_deref(), &validated, |_, _| {})
             .await?
         else {
             return Ok(RunOutcome::Done);
@@ -2031,7 +2060,7 @@ impl Pipeline {
             })
             .collect();
         if self
-            .commit_effects(state, runs, last_key.as_deref(), &validated)
+            .commit_effects(state, runs, last_key.as_deref(), &validated, |_, _| {})
             .await?
             .is_none()
         {
@@ -2044,9 +2073,10 @@ impl Pipeline {
         Ok(RunOutcome::Done)
     }
 
-    /// Run one phase's independent upstream effects (the lines, or the DIDs), up to
-    /// [`EFFECTS_IN_FLIGHT`] at once, and journal the ones that succeeded in one commit, in
-    /// the phase's key order, each with its own journal entry and audit event. When every
+    /// Run one phase's independent upstream effects (the contracts, the Next customers, the
+    /// lines or the DIDs), up to [`EFFECTS_IN_FLIGHT`] at once, and journal the ones that
+    /// succeeded in one commit, in the phase's key order, each with its own journal entry and
+    /// audit event; `extra` adds what the successes change besides (links). When every
     /// effect succeeded and the phase holds the integration's last step (`last_key`), that
     /// commit also ends the integration. Returns what each success carries, or `None` when
     /// the integration ended; the first failure in key order is returned once the successes
@@ -2057,6 +2087,7 @@ impl Pipeline {
         runs: Vec<F>,
         last_key: Option<&str>,
         validated: &Validated,
+        extra: impl FnOnce(&mut Change, &[T]),
     ) -> Result<Option<Vec<T>>, StepError>
     where
         F: Future<Output = Result<(T, StepDone<'k>), StepError>>,
@@ -2083,6 +2114,7 @@ impl Pipeline {
         let ends = failure.is_none() && dones.iter().any(|d| Some(d.key) == last_key);
         if !dones.is_empty() {
             self.commit_steps(state, dones, |ch| {
+                extra(ch, &carried);
                 if ends {
                     self.finish_change(ch, validated);
                 }

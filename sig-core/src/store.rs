@@ -326,8 +326,8 @@ pub struct Change {
     pub audit: Vec<AuditEvent>,
     /// Link the customer to its ERP record.
     pub customer_erp: Option<(CustomerId, i64)>,
-    /// Link the customer to its record on a server.
-    pub customer_voip: Option<(CustomerId, ServerId, i64)>,
+    /// Link the customer to its records on servers (one per server).
+    pub customer_voip: Vec<(CustomerId, ServerId, i64)>,
     /// Mark these orders' reservations provisioned.
     pub provisioned: Vec<ServiceOrderId>,
     /// Release these orders' reservations (a permanent provisioning failure, a cancel).
@@ -351,7 +351,7 @@ impl Change {
             steps: vec![],
             audit: vec![],
             customer_erp: None,
-            customer_voip: None,
+            customer_voip: vec![],
             provisioned: vec![],
             released: vec![],
             reserve: None,
@@ -857,7 +857,7 @@ impl Store for MemoryStore {
         if let Some((c, erp)) = change.customer_erp {
             m.links.entry(c).or_default().erp_id = Some(erp);
         }
-        if let Some((c, server, v)) = change.customer_voip {
+        for (c, server, v) in change.customer_voip {
             m.links.entry(c).or_default().voip.insert(server, v);
         }
         for o in change.provisioned {

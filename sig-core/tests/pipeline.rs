@@ -60,6 +60,9 @@ struct FakeErp {
     attempts: Mutex<Vec<(String, Attempt)>>,
     /// When set, a create is applied and then reported as a lost response.
     lose_next_create: Mutex<bool>,
+    /// When set, every contract create waits here until as many are in flight as the
+    /// barrier counts (see `all_at_once`).
+    contracts_at_once: Option<Arc<tokio::sync::Barrier>>,
 }
 
 #[async_trait]
@@ -112,6 +115,7 @@ impl Erp for FakeErp {
     ) -> Result<ErpContract, UpstreamError> {
         let key = r.order_id.to_string();
         self.attempts.lock().unwrap().push((key.clone(), r.attempt));
+        all_at_once(&self.contracts_at_once, System::Omie, "IncluirContrato").await?;
         self.script.next(System::Omie, "IncluirContrato")?;
         let mut m = self.contracts.lock().unwrap();
         assert!(
@@ -141,20 +145,26 @@ struct FakeNext {
     unhealthy: Mutex<bool>,
     /// When set, every line create waits here until as many are in flight as the barrier
     /// counts (a create made alone times out and fails permanently).
-    lines_at_once: Option<tokio::sync::Barrier>,
+    lines_at_once: Option<Arc<tokio::sync::Barrier>>,
     /// The same for DIDs.
-    dids_at_once: Option<tokio::sync::Barrier>,
+    dids_at_once: Option<Arc<tokio::sync::Barrier>>,
+    /// The same for customers (a barrier shared by the servers of one integration).
+    customers_at_once: Option<Arc<tokio::sync::Barrier>>,
 }
 
 /// Wait at `gate` for the creates sent with this one (fails if they never come).
-async fn all_at_once(gate: &Option<tokio::sync::Barrier>, call: &str) -> Result<(), UpstreamError> {
+async fn all_at_once(
+    gate: &Option<Arc<tokio::sync::Barrier>>,
+    system: System,
+    call: &str,
+) -> Result<(), UpstreamError> {
     let Some(b) = gate else { return Ok(()) };
     tokio::time::timeout(Duration::from_secs(5), b.wait())
         .await
         .map(|_| ())
         .map_err(|_| {
             UpstreamError::new(
-                System::NextBilling,
+                system,
                 call,
                 UpstreamErrorKind::Permanent,
                 "the creates of one phase were sent one at a time",
@@ -172,6 +182,12 @@ impl VoipPlatform for FakeNext {
         id: CustomerId,
         _c: &Customer,
     ) -> Result<VoipCustomer, UpstreamError> {
+        all_at_once(
+            &self.customers_at_once,
+            System::NextBilling,
+            "manageCustomers",
+        )
+        .await?;
         self.script.next(System::NextBilling, "manageCustomers")?;
         let mut m = self.customers.lock().unwrap();
         let created = !m.contains_key(&id);
@@ -188,7 +204,7 @@ impl VoipPlatform for FakeNext {
     ) -> Result<VoipLine, UpstreamError> {
         let key = l.line_id.to_string();
         self.attempts.lock().unwrap().push((key.clone(), l.attempt));
-        all_at_once(&self.lines_at_once, "manageDevices").await?;
+        all_at_once(&self.lines_at_once, System::NextBilling, "manageDevices").await?;
         self.script.next(System::NextBilling, "manageDevices")?;
         let mut m = self.lines.lock().unwrap();
         assert!(
@@ -210,7 +226,7 @@ impl VoipPlatform for FakeNext {
     ) -> Result<VoipDid, UpstreamError> {
         let key = d.did_id.to_string();
         self.attempts.lock().unwrap().push((key.clone(), d.attempt));
-        all_at_once(&self.dids_at_once, "manageDID").await?;
+        all_at_once(&self.dids_at_once, System::NextBilling, "manageDID").await?;
         self.script.next(System::NextBilling, "manageDID")?;
         let mut m = self.dids.lock().unwrap();
         assert!(
@@ -273,6 +289,7 @@ fn server(id: &str, areas: &[u8], lines: u32) -> ServerInfo {
 fn world(sp1_lines: u32) -> World {
     world_with(
         sp1_lines,
+        FakeErp::default(),
         FakeNext {
             id: Some("sp1".parse().unwrap()),
             ..Default::default()
@@ -284,9 +301,9 @@ fn world(sp1_lines: u32) -> World {
     )
 }
 
-fn world_with(sp1_lines: u32, sp1: FakeNext, rj1: FakeNext) -> World {
+fn world_with(sp1_lines: u32, erp: FakeErp, sp1: FakeNext, rj1: FakeNext) -> World {
     let store = Arc::new(MemoryStore::new());
-    let erp = Arc::new(FakeErp::default());
+    let erp = Arc::new(erp);
     let sp1 = Arc::new(sp1);
     let rj1 = Arc::new(rj1);
     let catalog = catalog();
@@ -687,19 +704,27 @@ fn entries_of(
 /// An order's lines are created at once (each create waits for the others), and so are its
 /// DIDs; each phase is journaled in one commit, each step with its own entry.
 #[tokio::test]
-async fn an_orders_lines_and_dids_are_created_at_once_and_journaled_together() {
-    // The sample's second order (VOIP-LINHA x3, area 21) has 3 lines on rj1; its first
-    // (area 11) has 2 DIDs on sp1.
+async fn independent_creates_are_sent_at_once_and_journaled_together() {
+    // The sample has two orders: the first (area 11, on sp1) with 2 DIDs, the second
+    // (VOIP-LINHA x3, area 21, on rj1) with 3 lines. Their contracts, the customer on each
+    // server, the lines and the DIDs each go at once: a create sent alone times out.
+    let customers = Some(Arc::new(tokio::sync::Barrier::new(2)));
     let w = world_with(
         100,
+        FakeErp {
+            contracts_at_once: Some(Arc::new(tokio::sync::Barrier::new(2))),
+            ..Default::default()
+        },
         FakeNext {
             id: Some("sp1".parse().unwrap()),
-            dids_at_once: Some(tokio::sync::Barrier::new(2)),
+            dids_at_once: Some(Arc::new(tokio::sync::Barrier::new(2))),
+            customers_at_once: customers.clone(),
             ..Default::default()
         },
         FakeNext {
             id: Some("rj1".parse().unwrap()),
-            lines_at_once: Some(tokio::sync::Barrier::new(3)),
+            lines_at_once: Some(Arc::new(tokio::sync::Barrier::new(3))),
+            customers_at_once: customers,
             ..Default::default()
         },
     );
@@ -707,11 +732,17 @@ async fn an_orders_lines_and_dids_are_created_at_once_and_journaled_together() {
     let integration = i.id;
     assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
     assert_eq!(i.attempts, 0, "nothing failed: {i:?}");
+    assert_eq!(w.erp.contracts.lock().unwrap().len(), 2);
     assert_eq!(w.rj1.lines.lock().unwrap().len(), 3);
     assert_eq!(w.sp1.dids.lock().unwrap().len(), 2);
 
     let journal = w.store.journal(integration).await.unwrap();
-    for (prefix, n) in [("line:1:", 3), ("did:0:", 2)] {
+    for (prefix, n) in [
+        ("contract:", 2),
+        ("next_customer:", 2),
+        ("line:1:", 3),
+        ("did:0:", 2),
+    ] {
         let entries = entries_of(&journal, prefix);
         assert_eq!(entries.len(), n, "{prefix}: {journal:?}");
         assert!(
@@ -719,20 +750,36 @@ async fn an_orders_lines_and_dids_are_created_at_once_and_journaled_together() {
             "{prefix} steps are journaled in one commit: {entries:?}"
         );
     }
-    // The DIDs ring a line that was journaled before them.
-    let lines_at = entries_of(&journal, "line:")[0].at;
-    assert!(entries_of(&journal, "did:")[0].at > lines_at);
+    // Each phase starts once the one before it is journaled.
+    let first_at = |prefix: &str| entries_of(&journal, prefix)[0].at;
+    assert!(first_at("contract:") > journal["erp_customer"].at);
+    assert!(first_at("server:") > first_at("contract:"));
+    assert!(first_at("line:") > first_at("next_customer:"));
+    assert!(first_at("did:") > first_at("line:"));
+    // Both servers' customers are linked by their one commit.
+    let customer = i.customer.unwrap();
+    let links = w.store.customer_links(customer).await.unwrap();
+    assert_eq!(
+        links.voip.keys().map(|s| s.as_str()).collect::<Vec<_>>(),
+        vec!["rj1", "sp1"]
+    );
     // One audit event per step, as when each had its own commit.
-    let events = w
-        .store
-        .audit(&AuditFilter {
-            integration: Some(integration),
-            action_prefix: Some("step.line:1:".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 3, "{events:?}");
+    for (prefix, n) in [
+        ("step.line:1:", 3),
+        ("step.contract:", 2),
+        ("step.next_customer:", 2),
+    ] {
+        let events = w
+            .store
+            .audit(&AuditFilter {
+                integration: Some(integration),
+                action_prefix: Some(prefix.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), n, "{prefix}: {events:?}");
+    }
 }
 
 /// When one create of a phase fails, the ones that succeeded are journaled before the run
@@ -799,9 +846,10 @@ async fn a_lost_response_is_found_not_duplicated() {
 #[tokio::test]
 async fn exhausted_retries_fail_retryably_and_an_operator_can_retry() {
     let w = world(100);
+    // Every one of the 4 attempts fails for both orders' contracts (sent at once).
     w.erp
         .script
-        .push("IncluirContrato", UpstreamErrorKind::Transient, 4);
+        .push("IncluirContrato", UpstreamErrorKind::Transient, 8);
     let IntakeOutcome::Created { integration } = intake(&w, "x", sample()).await else {
         panic!()
     };

@@ -374,9 +374,10 @@ async fn held(w: &World) -> IntegrationId {
     id
 }
 
-/// An integration that failed at `contract:0`: validated, no server step run yet.
+/// An integration that failed at `contract:0`: validated, no server step run yet (both
+/// orders' contracts, sent at once, fail on both attempts).
 async fn failed_before_servers(w: &World) -> IntegrationId {
-    w.erp.fail_contracts.store(2, Ordering::SeqCst);
+    w.erp.fail_contracts.store(4, Ordering::SeqCst);
     let id = intake(w, sample()).await;
     w.pipeline.run_until_idle().await.unwrap();
     let i = w.store.get(id).await.unwrap().unwrap();

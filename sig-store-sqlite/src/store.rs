@@ -769,7 +769,7 @@ struct EncodedCommit {
     /// Journal rows: step key, then (integration id, key, result, at, duration).
     steps: Vec<(String, [Value; 5])>,
     customer_erp: Option<(CustomerId, i64)>,
-    customer_voip: Option<(CustomerId, ServerId, i64)>,
+    customer_voip: Vec<(CustomerId, ServerId, i64)>,
     provisioned: Vec<ServiceOrderId>,
     released: Vec<ServiceOrderId>,
     audit: Vec<AuditRow>,
@@ -868,7 +868,7 @@ fn apply_commit(conn: &Connection, change: &EncodedCommit) -> Result<(), StoreEr
         .and_then(|mut st| st.execute(params![c.to_string(), erp]))
         .ctx(|| format!("{}: linking customer {c} to ERP {erp}", what()))?;
     }
-    if let Some((c, server, v)) = &change.customer_voip {
+    for (c, server, v) in &change.customer_voip {
         conn.prepare_cached(
             "INSERT INTO customer_links (customer_id, erp_id) VALUES (?1, NULL) \
              ON CONFLICT (customer_id) DO NOTHING",

@@ -348,11 +348,13 @@ fn audit_plan(c: &Connection, filter: &AuditFilter) -> String {
     let mut st = c
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
         .expect("prepare");
-    st.query_map(rusqlite::params_from_iter(values), |r| r.get::<_, String>(3))
-        .expect("plan")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows")
-        .join("; ")
+    st.query_map(rusqlite::params_from_iter(values), |r| {
+        r.get::<_, String>(3)
+    })
+    .expect("plan")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("rows")
+    .join("; ")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -411,7 +413,10 @@ async fn audit_filters_use_their_indexes() {
     ];
     for (filter, index) in &cases {
         let plan = audit_plan(&c, filter);
-        assert!(plan.contains(index), "{filter:?} should use {index}: {plan}");
+        assert!(
+            plan.contains(index),
+            "{filter:?} should use {index}: {plan}"
+        );
     }
     // The partial indexes leave out the system's events and the steps: those filters cannot
     // use them (they read the trail in time order instead).
@@ -440,15 +445,24 @@ async fn audit_filters_use_their_indexes() {
         AuditOutcome::Ok,
         "Omie customer 1",
     )];
-    events.push(AuditEvent::new(at, user, "edit", AuditOutcome::Ok, "field plan"));
+    events.push(AuditEvent::new(
+        at,
+        user,
+        "edit",
+        AuditOutcome::Ok,
+        "field plan",
+    ));
     store.append_audit(&events).await.expect("append");
     drop(store);
     let entries = |index: &str| -> i64 {
         c.query_row(
-            &format!("SELECT count(*) FROM audit INDEXED BY {index} WHERE {}", match index {
-                "audit_actor" => "actor_key <> 'system'",
-                _ => "substr(action, 1, 5) <> 'step.'",
-            }),
+            &format!(
+                "SELECT count(*) FROM audit INDEXED BY {index} WHERE {}",
+                match index {
+                    "audit_actor" => "actor_key <> 'system'",
+                    _ => "substr(action, 1, 5) <> 'step.'",
+                }
+            ),
             [],
             |r| r.get(0),
         )

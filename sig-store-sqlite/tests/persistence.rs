@@ -138,12 +138,12 @@ async fn write_everything(store: &dyn Store) -> Written {
     let mut change = Change::state(i0.clone());
     change.steps = steps.clone();
     change.customer_erp = Some((customer, 4242));
-    change.customer_voip = Some((customer, sp1.clone(), 77));
+    change.customer_voip = vec![(customer, sp1.clone(), 77)];
     change.provisioned = vec![orders[0]];
     change.audit = vec![step_event.clone()];
     store.commit(change).await.expect("commit i0");
     let mut change = Change::state(i0.clone());
-    change.customer_voip = Some((customer, rj1.clone(), 78));
+    change.customer_voip = vec![(customer, rj1.clone(), 78)];
     store.commit(change).await.expect("second link");
     reservations[0].provisioned = true;
 

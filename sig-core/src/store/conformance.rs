@@ -509,7 +509,7 @@ pub async fn commit_is_one_transaction(store: Arc<dyn Store>) {
     let mut change = Change::state(next.clone());
     change.steps = vec![step("validate", t(1)), step("erp_customer", t(2))];
     change.customer_erp = Some((cust, 4242));
-    change.customer_voip = Some((cust, server.clone(), 77));
+    change.customer_voip = vec![(cust, server.clone(), 77)];
     change.audit = vec![AuditEvent::new(
         t(2),
         Actor::System,
