@@ -78,7 +78,7 @@ use crate::problem::Problems;
 use crate::raw::RawProposal;
 use crate::store::{
     Actor, AuditEvent, AuditOutcome, Change, Failure, Integration, IntegrationStatus, Load,
-    Reservation, StepEntry, Store, StoreError,
+    NewCustomer, Reservation, StepEntry, Store, StoreError,
 };
 
 mod fiscal;
@@ -1396,55 +1396,75 @@ impl Pipeline {
                         let result = serde_json::to_value(&v)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         state.problems = Problems::new();
-                        // customer: one SIG customer per (company, tax id). The registry is
-                        // get-or-insert, so the step has no effect of its own to journal
-                        // apart: it is journaled with `validate`, in the same commit.
+                        // customer: one SIG customer per (company, tax id). It has no
+                        // upstream effect of its own, so it is journaled with `validate`, in
+                        // the same commit, which also registers a new customer. Another
+                        // integration of the same customer may register it first: then that
+                        // one is the customer, and the commit is made again with it.
                         let customer_started = StepStart::new("customer");
-                        let id = self
-                            .store
-                            .customer_id_for(
-                                &state.company,
-                                &v.proposal.customer.tax_id,
-                                CustomerId::new(),
-                            )
-                            .await?;
-                        state.customer = Some(id);
-                        let entries = self
-                            .commit_steps(
-                                state,
-                                pending_fetch
-                                    .take()
-                                    .map(StepDone::without_field_sources)
-                                    .into_iter()
-                                    .chain([
-                                        StepDone {
-                                            key: "validate",
-                                            result,
-                                            started,
-                                            system: None,
-                                            call: None,
-                                            summary: "proposal valid".into(),
-                                        },
-                                        StepDone {
-                                            key: "customer",
-                                            result: serde_json::to_value(CustomerStep {
-                                                customer: id,
-                                            })
+                        let tax_id = v.proposal.customer.tax_id;
+                        let fetch_done = pending_fetch.take().map(StepDone::without_field_sources);
+                        let (mut id, mut register) =
+                            match self.store.find_customer(&state.company, &tax_id).await? {
+                                Some(id) => (id, false),
+                                None => (CustomerId::new(), true),
+                            };
+                        let mut result = Some(result);
+                        let entries = loop {
+                            state.customer = Some(id);
+                            // Kept for a second commit only while one may follow.
+                            let validate_result = if register {
+                                result.clone()
+                            } else {
+                                result.take()
+                            };
+                            let dones = fetch_done
+                                .clone()
+                                .into_iter()
+                                .chain([
+                                    StepDone {
+                                        key: "validate",
+                                        result: validate_result.unwrap_or_default(),
+                                        started: started.clone(),
+                                        system: None,
+                                        call: None,
+                                        summary: "proposal valid".into(),
+                                    },
+                                    StepDone {
+                                        key: "customer",
+                                        result: serde_json::to_value(CustomerStep { customer: id })
                                             .unwrap_or_default(),
-                                            started: customer_started,
-                                            system: None,
-                                            call: None,
-                                            summary: format!("SIG customer {id}"),
-                                        },
-                                    ])
-                                    .collect(),
-                                |ch| {
+                                        started: customer_started.clone(),
+                                        system: None,
+                                        call: None,
+                                        summary: format!("SIG customer {id}"),
+                                    },
+                                ])
+                                .collect();
+                            let registration = register.then(|| NewCustomer {
+                                company: state.company.clone(),
+                                tax_id,
+                                customer: id,
+                            });
+                            let committed = self
+                                .commit_steps(state, dones, |ch| {
+                                    ch.register_customer = registration;
                                     if let Some(done) = &fiscal_done {
                                         done.add_to(ch);
                                     }
-                                },
-                            )
-                            .await?;
+                                })
+                                .await;
+                            match committed {
+                                Ok(entries) => break entries,
+                                Err(StepError::Store(StoreError::CustomerRegistered {
+                                    customer,
+                                })) if register => {
+                                    id = customer;
+                                    register = false;
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        };
                         fresh = true;
                         for e in entries {
                             journal.insert(e.key.clone(), e);
@@ -2305,6 +2325,7 @@ impl Pipeline {
 }
 
 /// What a finished step writes.
+#[derive(Clone)]
 struct StepDone<'a> {
     key: &'a str,
     result: serde_json::Value,

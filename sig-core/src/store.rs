@@ -324,6 +324,11 @@ pub struct Change {
     pub steps: Vec<StepEntry>,
     /// Audit events to append.
     pub audit: Vec<AuditEvent>,
+    /// Register a SIG customer for a tax id ([`Store::customer_id_for`]'s registry) in the
+    /// same transaction. When the tax id already has another customer (registered since the
+    /// caller looked), the whole change is refused with [`StoreError::CustomerRegistered`]
+    /// naming that one, and nothing of it is stored; when it has this one, nothing changes.
+    pub register_customer: Option<NewCustomer>,
     /// Link the customer to its ERP record.
     pub customer_erp: Option<(CustomerId, i64)>,
     /// Link the customer to its records on servers (one per server).
@@ -350,6 +355,7 @@ impl Change {
             integration,
             steps: vec![],
             audit: vec![],
+            register_customer: None,
             customer_erp: None,
             customer_voip: vec![],
             provisioned: vec![],
@@ -368,6 +374,17 @@ impl Change {
         change.keep_raw = true;
         change
     }
+}
+
+/// A SIG customer to register for a tax id in a company ([`Change::register_customer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomer {
+    /// The company.
+    pub company: CompanyId,
+    /// The customer's CPF or CNPJ.
+    pub tax_id: TaxId,
+    /// The new customer's id.
+    pub customer: CustomerId,
 }
 
 /// What [`Store::register_direct`] did.
@@ -505,6 +522,13 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A change registered a customer for a tax id that has another one: nothing of the change
+    /// was stored. (The tax id is personal data; the error names the customer only.)
+    #[error("the tax id already belongs to SIG customer {customer}")]
+    CustomerRegistered {
+        /// The customer the tax id belongs to.
+        customer: CustomerId,
+    },
     /// A change's reservation found no room left on its server: nothing of the change was
     /// stored.
     #[error("no room left on server {server} for order {order}")]
@@ -841,6 +865,14 @@ impl Store for MemoryStore {
                 step: s.key.clone(),
             });
         }
+        if let Some(n) = &change.register_customer
+            && let Some(other) = m
+                .customers
+                .get(&(n.company.clone(), n.tax_id))
+                .filter(|c| **c != n.customer)
+        {
+            return Err(StoreError::CustomerRegistered { customer: *other });
+        }
         // The reservation goes first: without room, nothing of the change is stored.
         if let Some((r, capacity)) = &change.reserve
             && !m.reserve(r, *capacity)
@@ -853,6 +885,9 @@ impl Store for MemoryStore {
         let journal = m.journal.entry(id).or_default();
         for s in change.steps {
             journal.insert(s.key.clone(), s);
+        }
+        if let Some(n) = change.register_customer {
+            m.customers.insert((n.company, n.tax_id), n.customer);
         }
         if let Some((c, erp)) = change.customer_erp {
             m.links.entry(c).or_default().erp_id = Some(erp);

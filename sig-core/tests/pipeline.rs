@@ -7,17 +7,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sig_core::authz::{Authorizer, Policy};
 use sig_core::config::{Catalog, Config, MapSecrets, Profile};
 use sig_core::domain::{Customer, ProposalStatus};
 use sig_core::ids::{CompanyId, CustomerId, ServerId};
+use sig_core::ids::{IntegrationId, ServiceOrderId};
 use sig_core::pipeline::{
     CompanyHandle, IntakeOutcome, Pipeline, RunOutcome, ServerHandle, ServerInfo, Settings,
     SystemClock,
 };
 use sig_core::ports::*;
 use sig_core::raw::RawProposal;
-use sig_core::store::{Actor, AuditFilter, IntegrationStatus, MemoryStore, Store};
+use sig_core::store::{
+    Actor, AuditEvent, AuditFilter, Change, CustomerLinks, DirectRegistration, Integration,
+    IntegrationFilter, IntegrationStatus, Load, MemoryStore, Reservation, StepEntry, Store,
+    StoreError,
+};
+use sig_core::taxid::TaxId;
 
 /// Scripted failures: each call name pops the next scripted error, if any.
 #[derive(Default)]
@@ -302,6 +309,17 @@ fn world(sp1_lines: u32) -> World {
 }
 
 fn world_with(sp1_lines: u32, erp: FakeErp, sp1: FakeNext, rj1: FakeNext) -> World {
+    world_on(|s| s, sp1_lines, erp, sp1, rj1)
+}
+
+/// A world whose pipeline sees the store through `view` (the test reads the store itself).
+fn world_on(
+    view: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>,
+    sp1_lines: u32,
+    erp: FakeErp,
+    sp1: FakeNext,
+    rj1: FakeNext,
+) -> World {
     let store = Arc::new(MemoryStore::new());
     let erp = Arc::new(erp);
     let sp1 = Arc::new(sp1);
@@ -316,7 +334,7 @@ fn world_with(sp1_lines: u32, erp: FakeErp, sp1: FakeNext, rj1: FakeNext) -> Wor
         ..Settings::default()
     };
     let pipeline = Pipeline::new(
-        store.clone(),
+        view(store.clone()),
         vec![CompanyHandle {
             id: company(),
             hold_for_review: false,
@@ -1018,6 +1036,156 @@ async fn two_proposals_of_one_customer_share_it_everywhere() {
         "one contract per order"
     );
     let _ = &w.catalog;
+}
+
+/// A store whose registry lookups never find a customer, as when every lookup ran just before
+/// another integration of the same customer registered it; everything else is `inner`'s.
+struct LateLookups(Arc<MemoryStore>);
+
+#[async_trait]
+impl Store for LateLookups {
+    async fn intake(
+        &self,
+        new: Integration,
+        audit: AuditEvent,
+    ) -> Result<(Integration, bool), StoreError> {
+        self.0.intake(new, audit).await
+    }
+    async fn get(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.0.get(id).await
+    }
+    async fn find_by_source(&self, key: &SourceKey) -> Result<Option<Integration>, StoreError> {
+        self.0.find_by_source(key).await
+    }
+    async fn list(&self, filter: &IntegrationFilter) -> Result<Vec<Integration>, StoreError> {
+        self.0.list(filter).await
+    }
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Integration>, StoreError> {
+        self.0.claim(now, lease, max).await
+    }
+    async fn unclaim(&self, id: IntegrationId) -> Result<(), StoreError> {
+        self.0.unclaim(id).await
+    }
+    async fn renew_leases(
+        &self,
+        ids: &[IntegrationId],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.0.renew_leases(ids, until).await
+    }
+    async fn lease(
+        &self,
+        id: IntegrationId,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Integration>, StoreError> {
+        self.0.lease(id, now, lease).await
+    }
+    async fn commit(&self, change: Change) -> Result<(), StoreError> {
+        self.0.commit(change).await
+    }
+    async fn journal(&self, id: IntegrationId) -> Result<BTreeMap<String, StepEntry>, StoreError> {
+        self.0.journal(id).await
+    }
+    async fn customer_id_for(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+    ) -> Result<CustomerId, StoreError> {
+        self.0.customer_id_for(company, tax_id, candidate).await
+    }
+    async fn find_customer(
+        &self,
+        _company: &CompanyId,
+        _tax_id: &TaxId,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        Ok(None)
+    }
+    async fn register_direct(
+        &self,
+        company: &CompanyId,
+        tax_id: &TaxId,
+        candidate: CustomerId,
+        new: Integration,
+        audit: AuditEvent,
+    ) -> Result<DirectRegistration, StoreError> {
+        self.0
+            .register_direct(company, tax_id, candidate, new, audit)
+            .await
+    }
+    async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
+        self.0.customer_links(id).await
+    }
+    async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {
+        self.0.loads().await
+    }
+    async fn reserve(&self, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
+        self.0.reserve(r, capacity).await
+    }
+    async fn reservation(&self, order: ServiceOrderId) -> Result<Option<Reservation>, StoreError> {
+        self.0.reservation(order).await
+    }
+    async fn limit_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.0.limit_state(key).await
+    }
+    async fn set_limit_state(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.0.set_limit_state(key, value).await
+    }
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.0.append_audit(events).await
+    }
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        self.0.audit(filter).await
+    }
+}
+
+#[tokio::test]
+async fn a_customer_registered_meanwhile_is_the_one_used() {
+    // The second proposal of a customer looks it up too late (`LateLookups`): its validate
+    // commit, which registers a new customer, is refused, and it is made again with the
+    // customer the first one registered.
+    let w = world_on(
+        |s| Arc::new(LateLookups(s)),
+        100,
+        FakeErp::default(),
+        FakeNext {
+            id: Some("sp1".parse().unwrap()),
+            ..Default::default()
+        },
+        FakeNext {
+            id: Some("rj1".parse().unwrap()),
+            ..Default::default()
+        },
+    );
+    let first = run_to_the_end(&w, "first", sample()).await;
+    let mut again = sample();
+    again.orders.truncate(1);
+    again.orders[0].dids = vec!["11 3456-7002".into()];
+    let second = run_to_the_end(&w, "second", again).await;
+    assert_eq!(first.status, IntegrationStatus::Done, "{first:?}");
+    assert_eq!(second.status, IntegrationStatus::Done, "{second:?}");
+    assert_eq!(second.attempts, 0, "the refusal is not a failed attempt");
+    assert_eq!(
+        first.customer, second.customer,
+        "one SIG customer per tax id"
+    );
+    let journal = w.store.journal(second.id).await.unwrap();
+    assert_eq!(
+        journal["customer"].result["customer"],
+        serde_json::json!(first.customer.unwrap())
+    );
+    assert_eq!(w.erp.customers.lock().unwrap().len(), 1);
+    assert_eq!(w.sp1.customers.lock().unwrap().len(), 1);
 }
 
 /// An ERP whose customer upsert waits at a gate: the test sees the call start and decides

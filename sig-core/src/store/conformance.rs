@@ -66,6 +66,7 @@ where
     reservations_are_atomic(make().await).await;
     a_commit_reserves_with_its_step_or_stores_nothing(make().await).await;
     commit_is_one_transaction(make().await).await;
+    a_commit_registers_its_customer_or_stores_nothing(make().await).await;
     claims_lease_work(make().await).await;
     a_lease_by_id_keeps_workers_away(make().await).await;
     list_filters(make().await).await;
@@ -486,6 +487,92 @@ pub async fn a_commit_reserves_with_its_step_or_stores_nothing(store: Arc<dyn St
             channels: 8
         })
     );
+}
+
+/// A commit that registers a customer registers it with its steps; when the tax id has
+/// another customer by then, the commit is refused whole, naming that customer.
+pub async fn a_commit_registers_its_customer_or_stores_nothing(store: Arc<dyn Store>) {
+    let tax_id: TaxId = "52998224725".parse().expect("cpf");
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let (i, _) = store
+            .intake(new_integration(n, t(0)), intake_event(t(0)))
+            .await
+            .expect("intake");
+        ids.push(i);
+    }
+    let validated = |i: &Integration, customer: CustomerId| {
+        let mut next = i.clone();
+        next.step = Some("customer".into());
+        next.customer = Some(customer);
+        let mut change = Change::state(next);
+        change.steps = vec![step("validate", t(1)), step("customer", t(1))];
+        change.register_customer = Some(NewCustomer {
+            company: company(),
+            tax_id,
+            customer,
+        });
+        change.audit = vec![AuditEvent::new(
+            t(1),
+            Actor::System,
+            "step.customer",
+            AuditOutcome::Ok,
+            "ok",
+        )];
+        change
+    };
+    let first = CustomerId::new();
+    store
+        .commit(validated(&ids[0], first))
+        .await
+        .expect("registers");
+    assert_eq!(
+        store
+            .find_customer(&company(), &tax_id)
+            .await
+            .expect("find"),
+        Some(first)
+    );
+    // The same registration again changes nothing (a commit made again with its customer).
+    let (third, _) = store
+        .intake(new_integration(2, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    store
+        .commit(validated(&third, first))
+        .await
+        .expect("the customer the tax id has");
+
+    // Another customer for the same tax id: refused, and nothing of the change is stored.
+    let audit_before = store.audit(&AuditFilter::default()).await.expect("audit");
+    match store.commit(validated(&ids[1], CustomerId::new())).await {
+        Err(StoreError::CustomerRegistered { customer }) => assert_eq!(customer, first),
+        other => panic!("expected CustomerRegistered, got {other:?}"),
+    }
+    assert!(store.journal(ids[1].id).await.expect("journal").is_empty());
+    let after = store.get(ids[1].id).await.expect("get").expect("there");
+    assert_eq!(after.customer, None);
+    assert_eq!(after.step, ids[1].step);
+    assert_eq!(
+        store.audit(&AuditFilter::default()).await.expect("audit"),
+        audit_before
+    );
+    assert_eq!(
+        store
+            .find_customer(&company(), &tax_id)
+            .await
+            .expect("find"),
+        Some(first)
+    );
+    // The error names no tax id (personal data).
+    let e = StoreError::CustomerRegistered { customer: first };
+    assert!(!e.to_string().contains("52998224725"), "{e}");
+    // Made again with that customer, it lands.
+    store
+        .commit(validated(&ids[1], first))
+        .await
+        .expect("with the registered customer");
+    assert_eq!(store.journal(ids[1].id).await.expect("journal").len(), 2);
 }
 
 /// A commit writes state, journal, links, reservation changes and audit together, or nothing.
