@@ -38,6 +38,11 @@ use crate::wire::servicos::{
 };
 use crate::wire::{Envelope, FaultBody, FaultProbe, Page, PageRequest, Service};
 
+/// The Omie methods SIG calls on one account (customers: upsert, alter, look up, list;
+/// contracts: include, list; services: list; and one to spare), which the idle connection
+/// pool is sized for.
+const METHODS_IN_USE: usize = 8;
+
 /// Omie's production API.
 pub const DEFAULT_BASE_URL: &str = "https://app.omie.com.br/api/v1/";
 /// Records per page the client asks for (Omie silently caps pages at 100).
@@ -162,10 +167,18 @@ impl OmieClientBuilder {
                 self.deadline.as_millis()
             )));
         }
+        // Keep idle as many connections as the limits let be in flight (each method SIG calls,
+        // `method_in_flight` at once): a busy account reuses them instead of opening and
+        // closing one per call.
+        let idle = self
+            .limits
+            .method_in_flight
+            .saturating_mul(METHODS_IN_USE)
+            .clamp(16, 256);
         let http = reqwest::Client::builder()
             .connect_timeout(self.attempt_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(16)
+            .pool_max_idle_per_host(idle)
             .build()
             .map_err(|e| BuildError::Http(e.without_url()))?;
         let breaker = Breaker::default();
