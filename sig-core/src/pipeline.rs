@@ -427,6 +427,16 @@ enum StepError {
     Parked,
 }
 
+impl StepError {
+    /// The error of step `step` whose upstream call failed with `error`.
+    fn upstream(step: &str) -> impl FnOnce(UpstreamError) -> StepError + '_ {
+        move |error| StepError::Upstream {
+            error: Box::new(error),
+            step: step.to_owned(),
+        }
+    }
+}
+
 impl From<StoreError> for StepError {
     fn from(e: StoreError) -> Self {
         StepError::Store(e)
@@ -1188,10 +1198,7 @@ impl Pipeline {
                     .fetch(&state.source.proposal_id)
                     .instrument(started.span())
                     .await
-                    .map_err(|error| StepError::Upstream {
-                        error: Box::new(error),
-                        step: "fetch".into(),
-                    })?;
+                    .map_err(StepError::upstream("fetch"))?;
                 fetched = true;
                 field_sources = sp.field_sources;
                 mapping_problems = sp.mapping_problems;
@@ -1559,10 +1566,7 @@ impl Pipeline {
                     .upsert_customer(customer_id, &proposal.customer, links.erp_id)
                     .instrument(started.span())
                     .await
-                    .map_err(|error| StepError::Upstream {
-                        error: Box::new(error),
-                        step: "erp_customer".into(),
-                    })?;
+                    .map_err(StepError::upstream("erp_customer"))?;
                 failpoint!(
                     "after_erp_customer",
                     state.id,
@@ -1620,7 +1624,7 @@ impl Pipeline {
                 let (company, erp_customer, validated) = (&company, &erp_customer, &validated);
                 async move {
                     let order = &proposal.orders[i];
-                    let mut started = StepStart::new(key);
+                    let started = StepStart::new(key);
                     let plan =
                         self.catalog
                             .plan(&order.plan)
@@ -1641,10 +1645,7 @@ impl Pipeline {
                         .ensure_contract(erp_customer, &req)
                         .instrument(started.span())
                         .await
-                        .map_err(|error| StepError::Upstream {
-                            error: Box::new(error),
-                            step: key.clone(),
-                        })?;
+                        .map_err(StepError::upstream(key))?;
                     failpoint!(
                         "after_contract",
                         integration,
@@ -1655,20 +1656,19 @@ impl Pipeline {
                         validated.orders[i].order,
                         c.erp_id
                     );
-                    started.freeze();
                     let summary = format!(
                         "Omie contract {}{}",
                         c.erp_id,
                         if c.created { " (created)" } else { "" }
                     );
-                    let done = StepDone {
-                        key: key.as_str(),
-                        result: serde_json::to_value(&c).unwrap_or_default(),
+                    let done = StepDone::effect(
+                        key,
+                        &c,
                         started,
-                        system: Some(System::Omie),
-                        call: Some("ensure_contract"),
+                        Some(System::Omie),
+                        Some("ensure_contract"),
                         summary,
-                    };
+                    );
                     Ok::<_, StepError>(((), done))
                 }
             })
@@ -1860,17 +1860,14 @@ impl Pipeline {
             let runs: Vec<_> = todo
                 .iter()
                 .map(|(server, key)| async move {
-                    let mut started = StepStart::new(key);
+                    let started = StepStart::new(key);
                     let handle = self.server(server).map_err(StepError::Store)?;
                     let vc = handle
                         .platform
                         .ensure_customer(customer_id, &proposal.customer)
                         .instrument(started.span())
                         .await
-                        .map_err(|error| StepError::Upstream {
-                            error: Box::new(error),
-                            step: key.clone(),
-                        })?;
+                        .map_err(StepError::upstream(key))?;
                     failpoint!(
                         "after_next_customer",
                         integration,
@@ -1881,20 +1878,19 @@ impl Pipeline {
                         customer_id,
                         vc.voip_id
                     );
-                    started.freeze();
                     let summary = format!(
                         "Next customer {} on {server}{}",
                         vc.voip_id,
                         if vc.created { " (created)" } else { "" }
                     );
-                    let done = StepDone {
-                        key: key.as_str(),
-                        result: serde_json::to_value(&vc).unwrap_or_default(),
+                    let done = StepDone::effect(
+                        key,
+                        &vc,
                         started,
-                        system: Some(System::NextBilling),
-                        call: Some("ensure_customer"),
+                        Some(System::NextBilling),
+                        Some("ensure_customer"),
                         summary,
-                    };
+                    );
                     Ok::<_, StepError>(((server.clone(), vc), done))
                 })
                 .collect();
@@ -1956,7 +1952,7 @@ impl Pipeline {
                     let order = &proposal.orders[i];
                     let server = &chosen[i];
                     let handle = self.server(server).map_err(StepError::Store)?;
-                    let mut started = StepStart::new(key);
+                    let started = StepStart::new(key);
                     let req = LineRequest {
                         line_id,
                         order_id: validated.orders[i].order,
@@ -1970,10 +1966,7 @@ impl Pipeline {
                         .ensure_line(&voip_customers[server], &req)
                         .instrument(started.span())
                         .await
-                        .map_err(|error| StepError::Upstream {
-                            error: Box::new(error),
-                            step: key.clone(),
-                        })?;
+                        .map_err(StepError::upstream(key))?;
                     failpoint!(
                         "after_line",
                         integration,
@@ -1984,15 +1977,14 @@ impl Pipeline {
                         line_id,
                         line.voip_id
                     );
-                    started.freeze();
-                    let done = StepDone {
-                        key: key.as_str(),
-                        result: serde_json::to_value(&line).unwrap_or_default(),
+                    let done = StepDone::effect(
+                        key,
+                        &line,
                         started,
-                        system: Some(System::NextBilling),
-                        call: Some("ensure_line"),
-                        summary: format!("Next line {} on {server}", line.voip_id),
-                    };
+                        Some(System::NextBilling),
+                        Some("ensure_line"),
+                        format!("Next line {} on {server}", line.voip_id),
+                    );
                     Ok::<_, StepError>(((i, n, line), done))
                 }
             })
@@ -2039,7 +2031,7 @@ impl Pipeline {
                             reason: "a DID needs a line to ring, and the order has none".into(),
                         });
                     };
-                    let mut started = StepStart::new(key);
+                    let started = StepStart::new(key);
                     let req = DidRequest {
                         did_id,
                         number: order.dids[j],
@@ -2052,10 +2044,7 @@ impl Pipeline {
                         .ensure_did(&voip_customers[server], &req)
                         .instrument(started.span())
                         .await
-                        .map_err(|error| StepError::Upstream {
-                            error: Box::new(error),
-                            step: key.clone(),
-                        })?;
+                        .map_err(StepError::upstream(key))?;
                     failpoint!(
                         "after_did",
                         integration,
@@ -2066,15 +2055,14 @@ impl Pipeline {
                         did_id,
                         did.voip_id
                     );
-                    started.freeze();
-                    let done = StepDone {
-                        key: key.as_str(),
-                        result: serde_json::to_value(&did).unwrap_or_default(),
+                    let done = StepDone::effect(
+                        key,
+                        &did,
                         started,
-                        system: Some(System::NextBilling),
-                        call: Some("ensure_did"),
-                        summary: format!("Next DID {} on {server}", did.voip_id),
-                    };
+                        Some(System::NextBilling),
+                        Some("ensure_did"),
+                        format!("Next DID {} on {server}", did.voip_id),
+                    );
                     Ok::<_, StepError>(((), done))
                 }
             })
@@ -2335,7 +2323,28 @@ struct StepDone<'a> {
     summary: String,
 }
 
-impl StepDone<'_> {
+impl<'a> StepDone<'a> {
+    /// A finished upstream effect of a phase run at once (a contract, a Next customer, a
+    /// line, a DID): its duration ends now, before the phase's commit.
+    fn effect(
+        key: &'a str,
+        result: &impl Serialize,
+        mut started: StepStart,
+        system: Option<System>,
+        call: Option<&'a str>,
+        summary: String,
+    ) -> Self {
+        started.freeze();
+        StepDone {
+            key,
+            result: serde_json::to_value(result).unwrap_or_default(),
+            started,
+            system,
+            call,
+            summary,
+        }
+    }
+
     /// The fetch without its map of where each field came from. The map names the source
     /// field of a validation problem, so it is journaled when validation may still need it
     /// (the proposal is held, or reviewed, before `validate` is journaled); once `validate`

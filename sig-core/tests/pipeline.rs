@@ -294,7 +294,13 @@ fn server(id: &str, areas: &[u8], lines: u32) -> ServerInfo {
 }
 
 fn world(sp1_lines: u32) -> World {
-    world_with(
+    world_viewed(|s| s, sp1_lines)
+}
+
+/// [`world`], with the pipeline seeing the store through `view`.
+fn world_viewed(view: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>, sp1_lines: u32) -> World {
+    world_on(
+        view,
         sp1_lines,
         FakeErp::default(),
         FakeNext {
@@ -1154,19 +1160,7 @@ async fn a_customer_registered_meanwhile_is_the_one_used() {
     // The second proposal of a customer looks it up too late (`LateLookups`): its validate
     // commit, which registers a new customer, is refused, and it is made again with the
     // customer the first one registered.
-    let w = world_on(
-        |s| Arc::new(LateLookups(s)),
-        100,
-        FakeErp::default(),
-        FakeNext {
-            id: Some("sp1".parse().unwrap()),
-            ..Default::default()
-        },
-        FakeNext {
-            id: Some("rj1".parse().unwrap()),
-            ..Default::default()
-        },
-    );
+    let w = world_viewed(|s| Arc::new(LateLookups(s)), 100);
     let first = run_to_the_end(&w, "first", sample()).await;
     let mut again = sample();
     again.orders.truncate(1);

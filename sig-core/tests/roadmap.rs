@@ -790,29 +790,7 @@ async fn a_person_never_edits_what_a_worker_is_running() {
 #[tokio::test]
 async fn a_docsales_edit_applies_over_the_fetched_proposal_and_is_never_fetched_over() {
     let w = world(false);
-    w.source
-        .proposals
-        .lock()
-        .unwrap()
-        .insert("77".into(), sample());
-    let id = match w
-        .pipeline
-        .intake(
-            &company(),
-            SourceKey {
-                account: "acme".into(),
-                proposal_id: "77".into(),
-            },
-            &ProposalStatus::Approved,
-            Actor::Webhook("acme".into()),
-            None,
-        )
-        .await
-        .unwrap()
-    {
-        IntakeOutcome::Created { integration } => integration,
-        other => panic!("{other:?}"),
-    };
+    let id = intake_from_source(&w, "77", sample()).await;
     // Edited before any worker read it: the edit reads it first.
     let out = w
         .pipeline
