@@ -1857,14 +1857,38 @@ impl Pipeline {
             // NextBilling has no uniqueness to refuse the second, so one at a time.
             let lock = self.customer_lock(customer_id);
             let _g = lock.lock().await;
+            // A server where an integration of this customer already created it (and linked
+            // it) needs no call. Elsewhere a create may have been sent before by an earlier
+            // run of this integration (unless this run journaled a step: see `Attempt`), or
+            // by another integration of the customer (this lock orders the ones in this
+            // process, which link theirs before letting go of it; others, and crashed runs,
+            // leave no link): then it is looked up first.
+            let links = self.store.customer_links(customer_id).await?;
+            let attempt = if fresh && !self.store.customer_shared(customer_id, state.id).await? {
+                Attempt::First
+            } else {
+                Attempt::Again
+            };
+            let linked = &links.voip;
             let runs: Vec<_> = todo
                 .iter()
                 .map(|(server, key)| async move {
                     let started = StepStart::new(key);
+                    if let Some(&voip_id) = linked.get(server) {
+                        let vc = VoipCustomer {
+                            voip_id,
+                            created: false,
+                        };
+                        let summary = format!(
+                            "Next customer {voip_id} on {server} (linked by an earlier integration)"
+                        );
+                        let done = StepDone::effect(key, &vc, started, None, None, summary);
+                        return Ok::<_, StepError>(((server.clone(), vc, false), done));
+                    }
                     let handle = self.server(server).map_err(StepError::Store)?;
                     let vc = handle
                         .platform
-                        .ensure_customer(customer_id, &proposal.customer)
+                        .ensure_customer(customer_id, &proposal.customer, attempt)
                         .instrument(started.span())
                         .await
                         .map_err(StepError::upstream(key))?;
@@ -1891,19 +1915,20 @@ impl Pipeline {
                         Some("ensure_customer"),
                         summary,
                     );
-                    Ok::<_, StepError>(((server.clone(), vc), done))
+                    Ok::<_, StepError>(((server.clone(), vc, true), done))
                 })
                 .collect();
-            let created = self
-                .commit_effects(state, runs, None, &validated, |ch, created| {
-                    ch.customer_voip = created
+            let ensured = self
+                .commit_effects(state, runs, None, &validated, |ch, ensured| {
+                    ch.customer_voip = ensured
                         .iter()
-                        .map(|(server, vc)| (customer_id, server.clone(), vc.voip_id))
+                        .filter(|(.., called)| *called)
+                        .map(|(server, vc, _)| (customer_id, server.clone(), vc.voip_id))
                         .collect();
                 })
                 .await?
                 .unwrap_or_default();
-            voip_customers.extend(created);
+            voip_customers.extend(ensured.into_iter().map(|(server, vc, _)| (server, vc)));
             fresh = true;
         }
 

@@ -241,9 +241,11 @@ pub struct ErpCustomer {
 /// an [`Again`](Attempt::Again), and the adapter looks before it creates. Either way an
 /// adapter still settles an *ambiguous* create (a lost response) by looking the record up.
 ///
-/// Only records that belong to one integration (contracts, lines and DIDs, keyed by ids its
-/// `validate` step generated) are ever asked for as a `First`; a record several integrations
-/// share (the customer) is always looked up.
+/// Records that belong to one integration (contracts, lines and DIDs, keyed by ids its
+/// `validate` step generated) follow that rule alone. A record the customer's integrations
+/// share (its NextBilling customer on a server) is a `First` only when, besides, no other
+/// integration is of that customer ([`Store::customer_shared`](crate::store::Store::customer_shared)):
+/// else one of them may have sent it, and it is looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Attempt {
     /// No earlier attempt of this create can have reached the upstream system.
@@ -393,11 +395,13 @@ pub trait VoipPlatform: Send + Sync {
     /// Which server this is.
     fn server_id(&self) -> &ServerId;
 
-    /// Ensure the customer exists on this instance, keyed by SIG's id.
+    /// Ensure the customer exists on this instance, keyed by SIG's id; `attempt` says
+    /// whether one may have been created before (see [`Attempt`]).
     async fn ensure_customer(
         &self,
         id: CustomerId,
         customer: &Customer,
+        attempt: Attempt,
     ) -> Result<VoipCustomer, UpstreamError>;
 
     /// Ensure the line exists for the customer, keyed by its SIG id.

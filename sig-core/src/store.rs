@@ -638,6 +638,16 @@ pub trait Store: Send + Sync {
     /// What the customer is linked to upstream.
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError>;
 
+    /// Whether an integration other than `besides` is of this customer, whatever its
+    /// status. Records the customer's integrations share upstream (its NextBilling customer
+    /// on a server) can only have been sent by one of them: when none is, the integration
+    /// `besides` is the only one that can have sent such a create.
+    async fn customer_shared(
+        &self,
+        customer: CustomerId,
+        besides: IntegrationId,
+    ) -> Result<bool, StoreError>;
+
     /// Load per server (reserved + provisioned).
     async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError>;
 
@@ -974,6 +984,18 @@ impl Store for MemoryStore {
 
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
         Ok(self.lock().links.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn customer_shared(
+        &self,
+        customer: CustomerId,
+        besides: IntegrationId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .integrations
+            .values()
+            .any(|i| i.customer == Some(customer) && i.id != besides))
     }
 
     async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {

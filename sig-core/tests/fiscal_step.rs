@@ -145,6 +145,7 @@ impl VoipPlatform for Next {
         &self,
         _id: CustomerId,
         _c: &Customer,
+        _attempt: Attempt,
     ) -> Result<VoipCustomer, UpstreamError> {
         Ok(VoipCustomer {
             voip_id: 1,

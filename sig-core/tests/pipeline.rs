@@ -147,7 +147,8 @@ struct FakeNext {
     customers: Mutex<BTreeMap<CustomerId, i64>>,
     lines: Mutex<BTreeMap<String, i64>>,
     dids: Mutex<BTreeMap<String, i64>>,
-    /// Every line and DID call: (SIG id, what the pipeline said of earlier attempts).
+    /// Every customer, line and DID call: (`customer:<SIG id>` or the SIG id, what the
+    /// pipeline said of earlier attempts).
     attempts: Mutex<Vec<(String, Attempt)>>,
     unhealthy: Mutex<bool>,
     /// When set, every line create waits here until as many are in flight as the barrier
@@ -188,6 +189,7 @@ impl VoipPlatform for FakeNext {
         &self,
         id: CustomerId,
         _c: &Customer,
+        attempt: Attempt,
     ) -> Result<VoipCustomer, UpstreamError> {
         all_at_once(
             &self.customers_at_once,
@@ -195,8 +197,16 @@ impl VoipPlatform for FakeNext {
             "manageCustomers",
         )
         .await?;
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((format!("customer:{id}"), attempt));
         self.script.next(System::NextBilling, "manageCustomers")?;
         let mut m = self.customers.lock().unwrap();
+        assert!(
+            attempt.needs_lookup() || !m.contains_key(&id),
+            "customer {id} asked for as a first attempt, but an earlier one created it"
+        );
         let created = !m.contains_key(&id);
         let n = m.len() as i64 + 1;
         Ok(VoipCustomer {
@@ -687,6 +697,10 @@ async fn creates_skip_the_look_up_only_when_no_earlier_run_reached_them() {
          {contracts:?}"
     );
     let calls = w.sp1.attempts.lock().unwrap().clone();
+    // The NextBilling customer: new, and no other integration is of it.
+    assert!(calls[0].0.starts_with("customer:"), "{calls:?}");
+    assert_eq!(calls[0].1, Attempt::First, "{calls:?}");
+    let calls = calls[1..].to_vec();
     assert!(calls.len() >= 3, "{calls:?}");
     // The failed first line: a first attempt; the same line in the next run: looked up.
     assert_eq!(calls[0].1, Attempt::First, "{calls:?}");
@@ -701,6 +715,94 @@ async fn creates_skip_the_look_up_only_when_no_earlier_run_reached_them() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), calls.len() - 1, "{calls:?}");
+}
+
+/// What the pipeline said of earlier attempts in each NextBilling customer call to `next`.
+fn customer_calls(next: &FakeNext) -> Vec<Attempt> {
+    let calls = next.attempts.lock().unwrap();
+    calls
+        .iter()
+        .filter(|(k, _)| k.starts_with("customer:"))
+        .map(|(_, a)| *a)
+        .collect()
+}
+
+/// A customer's NextBilling customer on a server is shared by its integrations. It is sent
+/// as a first attempt (no look-up) only by the customer's only integration, in a run that
+/// journaled the step before; a later integration of the customer uses the link and calls
+/// nothing; one whose sibling never linked it, or a run after a failed one, looks it up.
+#[tokio::test]
+async fn a_shared_next_customer_skips_the_look_up_only_when_nothing_else_can_have_sent_it() {
+    let w = world(100);
+    // The customer's only integration: a first attempt on each of its two servers.
+    let first = run_to_the_end(&w, "first", sample()).await;
+    assert_eq!(first.status, IntegrationStatus::Done, "{first:?}");
+    assert_eq!(customer_calls(&w.sp1), vec![Attempt::First]);
+    assert_eq!(customer_calls(&w.rj1), vec![Attempt::First]);
+
+    // Its second integration: the link, no call.
+    let mut again = sample();
+    again.orders.truncate(1);
+    again.orders[0].dids = vec!["11 3456-7002".into()];
+    let second = run_to_the_end(&w, "second", again).await;
+    assert_eq!(second.status, IntegrationStatus::Done, "{second:?}");
+    assert_eq!(
+        customer_calls(&w.sp1),
+        vec![Attempt::First],
+        "no second call"
+    );
+    let voip_ids = [
+        w.store.journal(first.id).await.unwrap(),
+        w.store.journal(second.id).await.unwrap(),
+    ]
+    .map(|j| j["next_customer:sp1"].result["voip_id"].clone());
+    assert_eq!(
+        voip_ids[0], voip_ids[1],
+        "the first one's NextBilling customer"
+    );
+    let step = w
+        .store
+        .audit(&AuditFilter {
+            integration: Some(second.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "step.next_customer:sp1")
+        .unwrap();
+    assert_eq!(
+        (step.system, step.call.as_deref()),
+        (None, None),
+        "{:?}",
+        step.summary
+    );
+    assert!(step.summary.contains("linked"), "{}", step.summary);
+
+    // A customer whose first integration failed before its NextBilling customer: the next
+    // one cannot know whether it sent one, and looks it up.
+    w.erp
+        .script
+        .push("IncluirContrato", UpstreamErrorKind::Rejected, 1);
+    let failed = run_to_the_end(&w, "other-1", sample_for(7)).await;
+    assert_eq!(failed.status, IntegrationStatus::Failed, "{failed:?}");
+    let after = run_to_the_end(&w, "other-2", sample_for(7)).await;
+    assert_eq!(after.status, IntegrationStatus::Done, "{after:?}");
+    assert_eq!(failed.customer, after.customer);
+    assert_eq!(customer_calls(&w.sp1)[1..], [Attempt::Again]);
+
+    // A create that failed in one run is looked up in the next.
+    w.sp1
+        .script
+        .push("manageCustomers", UpstreamErrorKind::Transient, 1);
+    let retried = run_to_the_end(&w, "third", sample_for(8)).await;
+    assert_eq!(retried.status, IntegrationStatus::Done, "{retried:?}");
+    assert_eq!(
+        customer_calls(&w.sp1)[2..],
+        [Attempt::First, Attempt::Again]
+    );
+    // One NextBilling customer per SIG customer on each server, whatever the path.
+    assert_eq!(w.sp1.customers.lock().unwrap().len(), 3);
 }
 
 /// Take in a new proposal, run the pipeline until nothing is left to do, and read the
@@ -1127,6 +1229,13 @@ impl Store for LateLookups {
     }
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
         self.0.customer_links(id).await
+    }
+    async fn customer_shared(
+        &self,
+        customer: CustomerId,
+        besides: IntegrationId,
+    ) -> Result<bool, StoreError> {
+        self.0.customer_shared(customer, besides).await
     }
     async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {
         self.0.loads().await

@@ -23,7 +23,8 @@ use secrecy::SecretString;
 use sig_core::domain::Customer;
 use sig_core::ids::{CustomerId, ServerId};
 use sig_core::ports::{
-    DidRequest, Health, LineRequest, UpstreamError, VoipCustomer, VoipDid, VoipLine, VoipPlatform,
+    Attempt, DidRequest, Health, LineRequest, UpstreamError, VoipCustomer, VoipDid, VoipLine,
+    VoipPlatform,
 };
 use sig_core::{Phone, PhoneKind};
 
@@ -163,10 +164,14 @@ impl NextClient {
         &self,
         id: CustomerId,
         customer: &Customer,
+        attempt: Attempt,
     ) -> Result<VoipCustomer, NextError> {
         let record = keys::customer_origin(id);
         let _guard = self.lock_record(&record).await;
-        if let Some(found) = self.find_customer(id).await? {
+        // A first attempt (`Attempt::First`) cannot find anything: skip the look-up.
+        if attempt.needs_lookup()
+            && let Some(found) = self.find_customer(id).await?
+        {
             return Ok(VoipCustomer {
                 voip_id: found.id,
                 created: false,
@@ -280,8 +285,11 @@ impl VoipPlatform for NextClient {
         &self,
         id: CustomerId,
         customer: &Customer,
+        attempt: Attempt,
     ) -> Result<VoipCustomer, UpstreamError> {
-        Ok(self.ensure_customer_by_sig_id(id, customer).await?)
+        Ok(self
+            .ensure_customer_by_sig_id(id, customer, attempt)
+            .await?)
     }
 
     async fn ensure_line(

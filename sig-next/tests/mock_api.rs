@@ -516,7 +516,7 @@ async fn ensure_customer_finds_before_creating() {
         .await;
     let c = client(&server);
     let got = c
-        .ensure_customer(sig_customer(), &common::customer())
+        .ensure_customer(sig_customer(), &common::customer(), Attempt::Again)
         .await
         .unwrap();
     assert_eq!(
@@ -526,6 +526,37 @@ async fn ensure_customer_finds_before_creating() {
             created: false
         }
     );
+    create.assert_async().await;
+}
+
+/// A first attempt sends the create alone: nothing can be found before it.
+#[tokio::test]
+async fn ensure_customer_as_a_first_attempt_creates_without_looking() {
+    let mut server = Server::new_async().await;
+    let list = server
+        .mock("GET", path("listCustomers", None).as_str())
+        .match_query(Matcher::Any)
+        .expect(0)
+        .create_async()
+        .await;
+    let create = server
+        .mock("PUT", path("manageCustomers", None).as_str())
+        .with_body(fixture("manageCustomers.ok_id.json"))
+        .expect(1)
+        .create_async()
+        .await;
+    let got = client(&server)
+        .ensure_customer(sig_customer(), &common::customer(), Attempt::First)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        VoipCustomer {
+            voip_id: 15,
+            created: true
+        }
+    );
+    list.assert_async().await;
     create.assert_async().await;
 }
 
@@ -553,7 +584,7 @@ async fn ensure_customer_without_an_id_in_the_answer_looks_it_up() {
         .create_async()
         .await;
     let got = client(&server)
-        .ensure_customer(sig_customer(), &common::customer())
+        .ensure_customer(sig_customer(), &common::customer(), Attempt::Again)
         .await
         .unwrap();
     assert_eq!(

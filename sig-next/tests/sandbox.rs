@@ -190,7 +190,10 @@ async fn the_port_finds_instead_of_duplicating() {
     let did_id = DidId::new();
 
     for round in 0..2 {
-        let vc = c.ensure_customer(sig, &customer).await.unwrap();
+        let vc = c
+            .ensure_customer(sig, &customer, Attempt::Again)
+            .await
+            .unwrap();
         assert_eq!(vc.created, round == 0);
         let vl = c.ensure_line(&vc, &lr).await.unwrap();
         assert_eq!(vl.created, round == 0);
@@ -210,7 +213,10 @@ async fn the_port_finds_instead_of_duplicating() {
     assert_eq!(i.counters().count("did", &did_id.to_string()), 1);
 
     // Deactivate and reactivate.
-    let vc = c.ensure_customer(sig, &customer).await.unwrap();
+    let vc = c
+        .ensure_customer(sig, &customer, Attempt::Again)
+        .await
+        .unwrap();
     let s = c.set_customer_status(vc.voip_id, false).await.unwrap();
     assert_eq!((s.old_status, s.new_status), (Some(1), Some(0)));
 
@@ -244,7 +250,10 @@ async fn a_lost_answer_is_found_by_sig_id() {
         ])
         .unwrap();
     let sig = CustomerId::new();
-    let vc = c.ensure_customer(sig, &common::customer()).await.unwrap();
+    let vc = c
+        .ensure_customer(sig, &common::customer(), Attempt::Again)
+        .await
+        .unwrap();
     assert!(vc.created, "applied, answer lost, found by id_origem");
     let vl = c.ensure_line(&vc, &line(LineId::new())).await.unwrap();
     assert!(vl.created);
@@ -305,7 +314,7 @@ async fn instances_are_independent() {
     assert_ne!(a.api_token().expose_secret(), b.api_token().expose_secret());
     let sig = CustomerId::new();
     client(a)
-        .ensure_customer(sig, &common::customer())
+        .ensure_customer(sig, &common::customer(), Attempt::Again)
         .await
         .unwrap();
     assert!(client(b).find_customer(sig).await.unwrap().is_none());
@@ -349,7 +358,7 @@ async fn concurrent_ensures_of_one_record_create_it_once() {
     let results = futures::future::join_all((0..8).map(|_| {
         let c = c.clone();
         let customer = customer.clone();
-        async move { c.ensure_customer(sig, &customer).await }
+        async move { c.ensure_customer(sig, &customer, Attempt::Again).await }
     }))
     .await;
     let ids: std::collections::BTreeSet<i64> = results

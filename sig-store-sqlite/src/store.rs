@@ -1371,6 +1371,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn customer_shared(
+        &self,
+        customer: CustomerId,
+        besides: IntegrationId,
+    ) -> Result<bool, StoreError> {
+        self.read_point("customer_shared", move |conn| {
+            // `integrations_customer` finds the customer's integrations.
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM integrations WHERE customer = ?1 AND id <> ?2)",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![customer.to_string(), besides.to_string()], |r| {
+                    r.get::<_, bool>(0)
+                })
+            })
+            .ctx(|| format!("integrations of customer {customer}"))
+        })
+        .await
+    }
+
     async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {
         self.read_point("loads", |c| {
             let rows = query_all(

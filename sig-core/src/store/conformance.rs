@@ -73,6 +73,7 @@ where
     limit_state_and_audit(make().await).await;
     counts_match_the_integrations(make().await).await;
     direct_registration_is_atomic(make().await).await;
+    a_customer_is_shared_by_its_other_integrations(make().await).await;
     concurrent_commits_succeed_or_fail_alone(make().await).await;
 }
 
@@ -302,6 +303,57 @@ pub async fn customer_registry_is_get_or_insert(store: Arc<dyn Store>) {
     assert!(!ids.contains(&id2), "another company has its own customer");
     let links = store.customer_links(id2).await.expect("links");
     assert_eq!(links, CustomerLinks::default());
+}
+
+/// `customer_shared` sees every other integration of the customer, whatever its status, and
+/// never the one asking.
+pub async fn a_customer_is_shared_by_its_other_integrations(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let (i, _) = store
+            .intake(new_integration(n, t(0)), intake_event(t(0)))
+            .await
+            .expect("intake");
+        ids.push(i);
+    }
+    let (cust, other) = (CustomerId::new(), CustomerId::new());
+    let shared = |c: CustomerId, besides: usize| {
+        let (store, id) = (store.clone(), ids[besides].id);
+        async move { store.customer_shared(c, id).await.expect("customer_shared") }
+    };
+    assert!(
+        !shared(cust, 0).await,
+        "no integration is of the customer yet"
+    );
+    let with = |n: usize, c: CustomerId, status: IntegrationStatus| {
+        let mut i = ids[n].clone();
+        i.customer = Some(c);
+        i.status = status;
+        i
+    };
+    let first = with(0, cust, IntegrationStatus::Pending);
+    store.commit(Change::state(first)).await.expect("commit");
+    assert!(
+        !shared(cust, 0).await,
+        "the asking integration is not counted"
+    );
+    assert!(
+        shared(cust, 1).await,
+        "the first one is another integration of it"
+    );
+    let failed = with(1, cust, IntegrationStatus::Failed);
+    store.commit(Change::state(failed)).await.expect("commit");
+    assert!(shared(cust, 0).await, "a failed one counts too");
+    let elsewhere = with(2, other, IntegrationStatus::Pending);
+    store
+        .commit(Change::state(elsewhere))
+        .await
+        .expect("commit");
+    assert!(
+        !shared(other, 2).await,
+        "another customer's integrations do not count"
+    );
+    assert!(shared(cust, 2).await);
 }
 
 /// Two orders cannot take the same last room; reserving twice is a no-op.

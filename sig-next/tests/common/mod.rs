@@ -119,7 +119,10 @@ pub async fn provision<P: VoipPlatform + 'static>(
             async move {
                 for s in services {
                     let p = &platforms[s.instance];
-                    let vc = until_ok(&seen, || p.ensure_customer(s.customer, &customer)).await;
+                    let vc = until_ok(&seen, || {
+                        p.ensure_customer(s.customer, &customer, Attempt::Again)
+                    })
+                    .await;
                     let mut devices = Vec::new();
                     for line_id in &s.lines {
                         let req = LineRequest {
