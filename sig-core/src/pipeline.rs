@@ -1673,13 +1673,47 @@ impl Pipeline {
                 }
             })
             .collect();
-        self.commit_effects(state, runs, None, &validated, |_, _| {})
-            .await?;
+        // server:i — a run that sends contracts is the first to reach the servers: it chooses
+        // every order's server as the contracts end and journals the choices, with their
+        // reservations, in the contracts' commit (one commit, not one more per order). The
+        // rest (a person's directive, no server now, the room taken meanwhile, or contracts
+        // journaled by an earlier run) goes through each order's own server step below.
+        let server_keys: Vec<String> = (0..proposal.orders.len())
+            .map(|i| format!("server:{i}"))
+            .collect();
+        let (_, contracts, failure) = run_effects(runs).await;
+        let mut chosen: Vec<ServerId> = Vec::with_capacity(proposal.orders.len());
+        let mut pending = Some(contracts).filter(|c| !c.is_empty());
+        if failure.is_none()
+            && let Some(contracts) = &pending
+            && let Some(plan) = self
+                .plan_servers(state.id, &journal, &validated, &server_keys)
+                .await?
+        {
+            let dones = contracts.iter().cloned().chain(plan.dones).collect();
+            match self
+                .commit_steps(state, dones, |ch| ch.reserve = plan.reserve)
+                .await
+            {
+                Ok(_) => {
+                    chosen = plan.chosen;
+                    pending = None;
+                }
+                // Concurrent orders took the room since the decision: the contracts alone.
+                Err(StepError::Store(StoreError::NoRoom { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(contracts) = pending {
+            self.commit_steps(state, contracts, |_| {}).await?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         fresh |= !todo.is_empty();
 
-        // server:i — choose and reserve atomically.
-        let mut chosen: Vec<ServerId> = Vec::with_capacity(proposal.orders.len());
-        for (i, order) in proposal.orders.iter().enumerate() {
+        // server:i — choose and reserve atomically, each order in its own commit.
+        for (i, order) in proposal.orders.iter().enumerate().skip(chosen.len()) {
             let key = format!("server:{i}");
             if let Some(e) = journal.get(&key) {
                 let c: ServerChoiceWithOrder = serde_json::from_value(e.result.clone())
@@ -1808,7 +1842,7 @@ impl Pipeline {
                             call: None,
                             summary,
                         },
-                        |ch| ch.reserve = reserve,
+                        |ch| ch.reserve = reserve.into_iter().collect(),
                     )
                     .await;
                 match committed {
@@ -2125,25 +2159,7 @@ impl Pipeline {
     where
         F: Future<Output = Result<(T, StepDone<'k>), StepError>>,
     {
-        use futures::StreamExt;
-        let results: Vec<_> = futures::stream::iter(runs)
-            .buffered(EFFECTS_IN_FLIGHT)
-            .collect()
-            .await;
-        let mut carried = Vec::with_capacity(results.len());
-        let mut dones = Vec::with_capacity(results.len());
-        let mut failure = None;
-        for r in results {
-            match r {
-                Ok((t, done)) => {
-                    carried.push(t);
-                    dones.push(done);
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
+        let (carried, dones, failure) = run_effects(runs).await;
         let ends = failure.is_none() && dones.iter().any(|d| Some(d.key) == last_key);
         if !dones.is_empty() {
             self.commit_steps(state, dones, |ch| {
@@ -2158,6 +2174,79 @@ impl Pipeline {
             Some(e) => Err(e),
             None => Ok((!ends).then_some(carried)),
         }
+    }
+
+    /// The automatic choice of every order's server, one after another (each order's
+    /// decision counts the room the ones before it take), for the contracts' commit: the
+    /// steps to journal, the servers, and the reservations. `None` when an order's server
+    /// step is journaled, a person's directive waits for one, or an order has no server now:
+    /// each order then takes its own server step, which handles all of that.
+    async fn plan_servers<'k>(
+        &self,
+        integration: IntegrationId,
+        journal: &BTreeMap<String, StepEntry>,
+        validated: &Validated,
+        keys: &'k [String],
+    ) -> Result<Option<ServerPlan<'k>>, StepError> {
+        let orders = &validated.proposal.orders;
+        if (0..orders.len()).any(|i| {
+            journal.contains_key(&keys[i]) || manual::latest_directive(journal, i).is_some()
+        }) {
+            return Ok(None);
+        }
+        let mut plan = ServerPlan {
+            chosen: Vec::with_capacity(orders.len()),
+            dones: Vec::with_capacity(orders.len()),
+            reserve: Vec::with_capacity(orders.len()),
+        };
+        let mut taken: BTreeMap<ServerId, Load> = BTreeMap::new();
+        for (i, order) in orders.iter().enumerate() {
+            let key = keys[i].as_str();
+            let started = StepStart::new(key);
+            let demand = Demand {
+                area_code: order.area_code,
+                lines: order.sip_lines,
+                channels: order.channels,
+            };
+            let decision = self
+                .decide_counting(demand, &taken)
+                .instrument(started.span())
+                .await?;
+            let Some(server) = decision.chosen.clone() else {
+                return Ok(None);
+            };
+            let info = &self.server(&server).map_err(StepError::Store)?.info;
+            let reservation = Reservation {
+                order: validated.orders[i].order,
+                integration,
+                server: server.clone(),
+                lines: order.sip_lines,
+                channels: order.channels,
+                provisioned: false,
+            };
+            let capacity = Load {
+                lines: info.capacity_lines,
+                channels: info.capacity_channels,
+            };
+            let t = taken.entry(server.clone()).or_default();
+            t.lines += order.sip_lines;
+            t.channels += order.channels;
+            let summary = decision.explain();
+            let result = ServerChoiceWithOrder {
+                order: reservation.order,
+                choice: ServerChoice {
+                    server: server.clone(),
+                    chosen_by: "automatic".into(),
+                    decision,
+                    manual: None,
+                },
+            };
+            plan.dones
+                .push(StepDone::effect(key, &result, started, None, None, summary));
+            plan.reserve.push((reservation, capacity));
+            plan.chosen.push(server);
+        }
+        Ok(Some(plan))
     }
 
     /// End the integration in `change`: done, its orders' reservations provisioned, and the
@@ -2191,7 +2280,22 @@ impl Pipeline {
 
     /// The automatic decision for a demand, with current loads and (cached) health.
     pub async fn decide(&self, demand: Demand) -> Result<Decision, StoreError> {
-        let loads = self.store.loads().await?;
+        self.decide_counting(demand, &BTreeMap::new()).await
+    }
+
+    /// [`decide`](Self::decide), counting `taken` as used besides the stored loads (room
+    /// that orders decided but not yet committed will take).
+    async fn decide_counting(
+        &self,
+        demand: Demand,
+        taken: &BTreeMap<ServerId, Load>,
+    ) -> Result<Decision, StoreError> {
+        let mut loads = self.store.loads().await?;
+        for (server, t) in taken {
+            let l = loads.entry(server.clone()).or_default();
+            l.lines += t.lines;
+            l.channels += t.channels;
+        }
         let mut candidates = Vec::with_capacity(self.servers.len());
         for s in &self.servers {
             let serves_area = s.info.area_codes.contains(&demand.area_code);
@@ -2335,6 +2439,45 @@ impl Pipeline {
         self.store.commit(change).await?;
         Ok(())
     }
+}
+
+/// Every order's server, chosen to be journaled with the contracts
+/// ([`Pipeline::plan_servers`]).
+struct ServerPlan<'k> {
+    /// The server of each order, in order.
+    chosen: Vec<ServerId>,
+    /// The `server:i` steps.
+    dones: Vec<StepDone<'k>>,
+    /// The orders' reservations.
+    reserve: Vec<(Reservation, Load)>,
+}
+
+/// Run a phase's effects, up to [`EFFECTS_IN_FLIGHT`] at once: what each success carries
+/// and its step, in the phase's order, and the first failure in that order.
+async fn run_effects<'k, T, F>(runs: Vec<F>) -> (Vec<T>, Vec<StepDone<'k>>, Option<StepError>)
+where
+    F: Future<Output = Result<(T, StepDone<'k>), StepError>>,
+{
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter(runs)
+        .buffered(EFFECTS_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut carried = Vec::with_capacity(results.len());
+    let mut dones = Vec::with_capacity(results.len());
+    let mut failure = None;
+    for r in results {
+        match r {
+            Ok((t, done)) => {
+                carried.push(t);
+                dones.push(done);
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    (carried, dones, failure)
 }
 
 /// What a finished step writes.

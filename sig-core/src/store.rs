@@ -337,11 +337,11 @@ pub struct Change {
     pub provisioned: Vec<ServiceOrderId>,
     /// Release these orders' reservations (a permanent provisioning failure, a cancel).
     pub released: Vec<ServiceOrderId>,
-    /// Reserve room for an order on a server ([`Store::reserve`]'s rule) in the same
-    /// transaction: when the server has no room left, the whole change is refused with
-    /// [`StoreError::NoRoom`] and nothing of it is stored. An order that already holds a
-    /// reservation keeps it.
-    pub reserve: Option<(Reservation, Load)>,
+    /// Reserve room for orders on their servers ([`Store::reserve`]'s rule, in order) in the
+    /// same transaction: when a server has no room left for one of them, the whole change is
+    /// refused with [`StoreError::NoRoom`] naming it, and nothing of it is stored (no other
+    /// reservation either). An order that already holds a reservation keeps it.
+    pub reserve: Vec<(Reservation, Load)>,
     /// The proposal document is unchanged: the store keeps the one it holds and ignores
     /// `integration.raw` (which the caller may leave out). A step commit after validation
     /// sets it, so each step does not copy and re-encode the whole document.
@@ -360,7 +360,7 @@ impl Change {
             customer_voip: vec![],
             provisioned: vec![],
             released: vec![],
-            reserve: None,
+            reserve: Vec::new(),
             keep_raw: false,
         }
     }
@@ -883,14 +883,18 @@ impl Store for MemoryStore {
         {
             return Err(StoreError::CustomerRegistered { customer: *other });
         }
-        // The reservation goes first: without room, nothing of the change is stored.
-        if let Some((r, capacity)) = &change.reserve
-            && !m.reserve(r, *capacity)
-        {
-            return Err(StoreError::NoRoom {
-                order: r.order,
-                server: r.server.clone(),
-            });
+        // The reservations go first: without room for one, nothing of the change is stored.
+        let before = (!change.reserve.is_empty()).then(|| m.reservations.clone());
+        for (r, capacity) in &change.reserve {
+            if !m.reserve(r, *capacity) {
+                if let Some(before) = before {
+                    m.reservations = before;
+                }
+                return Err(StoreError::NoRoom {
+                    order: r.order,
+                    server: r.server.clone(),
+                });
+            }
         }
         let journal = m.journal.entry(id).or_default();
         for s in change.steps {

@@ -879,7 +879,9 @@ async fn independent_creates_are_sent_at_once_and_journaled_together() {
     // Each phase starts once the one before it is journaled.
     let first_at = |prefix: &str| entries_of(&journal, prefix)[0].at;
     assert!(first_at("contract:") > journal["erp_customer"].at);
-    assert!(first_at("server:") > first_at("contract:"));
+    // The servers are chosen as the contracts end, and journaled in their commit.
+    assert_eq!(first_at("server:"), first_at("contract:"));
+    assert!(first_at("next_customer:") > first_at("server:"));
     assert!(first_at("line:") > first_at("next_customer:"));
     assert!(first_at("did:") > first_at("line:"));
     // Both servers' customers are linked by their one commit.
@@ -1146,27 +1148,52 @@ async fn two_proposals_of_one_customer_share_it_everywhere() {
     let _ = &w.catalog;
 }
 
-/// A store whose registry lookups never find a customer, as when every lookup ran just before
-/// another integration of the same customer registered it; everything else is `inner`'s.
-struct LateLookups(Arc<MemoryStore>);
+/// A store that is `inner` but for what happens to a pipeline between its reads and its
+/// commits in a busy system: registry lookups that never find a customer
+/// (`late_lookups`, as when every lookup ran just before another integration of the same
+/// customer registered it), and commits that reserve room refused for want of it
+/// (`refuse_reserving` of them, as when concurrent orders took the room since the decision,
+/// and gave it back since).
+struct Meddling {
+    inner: Arc<MemoryStore>,
+    late_lookups: bool,
+    refuse_reserving: std::sync::atomic::AtomicUsize,
+}
+
+impl Meddling {
+    fn late_lookups(inner: Arc<MemoryStore>) -> Self {
+        Meddling {
+            inner,
+            late_lookups: true,
+            refuse_reserving: Default::default(),
+        }
+    }
+    fn refusing_reservations(inner: Arc<MemoryStore>, times: usize) -> Self {
+        Meddling {
+            inner,
+            late_lookups: false,
+            refuse_reserving: times.into(),
+        }
+    }
+}
 
 #[async_trait]
-impl Store for LateLookups {
+impl Store for Meddling {
     async fn intake(
         &self,
         new: Integration,
         audit: AuditEvent,
     ) -> Result<(Integration, bool), StoreError> {
-        self.0.intake(new, audit).await
+        self.inner.intake(new, audit).await
     }
     async fn get(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        self.0.get(id).await
+        self.inner.get(id).await
     }
     async fn find_by_source(&self, key: &SourceKey) -> Result<Option<Integration>, StoreError> {
-        self.0.find_by_source(key).await
+        self.inner.find_by_source(key).await
     }
     async fn list(&self, filter: &IntegrationFilter) -> Result<Vec<Integration>, StoreError> {
-        self.0.list(filter).await
+        self.inner.list(filter).await
     }
     async fn claim(
         &self,
@@ -1174,17 +1201,17 @@ impl Store for LateLookups {
         lease: Duration,
         max: usize,
     ) -> Result<Vec<Integration>, StoreError> {
-        self.0.claim(now, lease, max).await
+        self.inner.claim(now, lease, max).await
     }
     async fn unclaim(&self, id: IntegrationId) -> Result<(), StoreError> {
-        self.0.unclaim(id).await
+        self.inner.unclaim(id).await
     }
     async fn renew_leases(
         &self,
         ids: &[IntegrationId],
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.0.renew_leases(ids, until).await
+        self.inner.renew_leases(ids, until).await
     }
     async fn lease(
         &self,
@@ -1192,13 +1219,25 @@ impl Store for LateLookups {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<Integration>, StoreError> {
-        self.0.lease(id, now, lease).await
+        self.inner.lease(id, now, lease).await
     }
     async fn commit(&self, change: Change) -> Result<(), StoreError> {
-        self.0.commit(change).await
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Some((r, _)) = change.reserve.first()
+            && self
+                .refuse_reserving
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::NoRoom {
+                order: r.order,
+                server: r.server.clone(),
+            });
+        }
+        self.inner.commit(change).await
     }
     async fn journal(&self, id: IntegrationId) -> Result<BTreeMap<String, StepEntry>, StoreError> {
-        self.0.journal(id).await
+        self.inner.journal(id).await
     }
     async fn customer_id_for(
         &self,
@@ -1206,14 +1245,17 @@ impl Store for LateLookups {
         tax_id: &TaxId,
         candidate: CustomerId,
     ) -> Result<CustomerId, StoreError> {
-        self.0.customer_id_for(company, tax_id, candidate).await
+        self.inner.customer_id_for(company, tax_id, candidate).await
     }
     async fn find_customer(
         &self,
-        _company: &CompanyId,
-        _tax_id: &TaxId,
+        company: &CompanyId,
+        tax_id: &TaxId,
     ) -> Result<Option<CustomerId>, StoreError> {
-        Ok(None)
+        if self.late_lookups {
+            return Ok(None);
+        }
+        self.inner.find_customer(company, tax_id).await
     }
     async fn register_direct(
         &self,
@@ -1223,53 +1265,53 @@ impl Store for LateLookups {
         new: Integration,
         audit: AuditEvent,
     ) -> Result<DirectRegistration, StoreError> {
-        self.0
+        self.inner
             .register_direct(company, tax_id, candidate, new, audit)
             .await
     }
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
-        self.0.customer_links(id).await
+        self.inner.customer_links(id).await
     }
     async fn customer_shared(
         &self,
         customer: CustomerId,
         besides: IntegrationId,
     ) -> Result<bool, StoreError> {
-        self.0.customer_shared(customer, besides).await
+        self.inner.customer_shared(customer, besides).await
     }
     async fn loads(&self) -> Result<BTreeMap<ServerId, Load>, StoreError> {
-        self.0.loads().await
+        self.inner.loads().await
     }
     async fn reserve(&self, r: &Reservation, capacity: Load) -> Result<bool, StoreError> {
-        self.0.reserve(r, capacity).await
+        self.inner.reserve(r, capacity).await
     }
     async fn reservation(&self, order: ServiceOrderId) -> Result<Option<Reservation>, StoreError> {
-        self.0.reservation(order).await
+        self.inner.reservation(order).await
     }
     async fn limit_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        self.0.limit_state(key).await
+        self.inner.limit_state(key).await
     }
     async fn set_limit_state(
         &self,
         key: &str,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.0.set_limit_state(key, value).await
+        self.inner.set_limit_state(key, value).await
     }
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        self.0.append_audit(events).await
+        self.inner.append_audit(events).await
     }
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
-        self.0.audit(filter).await
+        self.inner.audit(filter).await
     }
 }
 
 #[tokio::test]
 async fn a_customer_registered_meanwhile_is_the_one_used() {
-    // The second proposal of a customer looks it up too late (`LateLookups`): its validate
+    // The second proposal of a customer looks it up too late (`late_lookups`): its validate
     // commit, which registers a new customer, is refused, and it is made again with the
     // customer the first one registered.
-    let w = world_viewed(|s| Arc::new(LateLookups(s)), 100);
+    let w = world_viewed(|s| Arc::new(Meddling::late_lookups(s)), 100);
     let first = run_to_the_end(&w, "first", sample()).await;
     let mut again = sample();
     again.orders.truncate(1);
@@ -1289,6 +1331,65 @@ async fn a_customer_registered_meanwhile_is_the_one_used() {
     );
     assert_eq!(w.erp.customers.lock().unwrap().len(), 1);
     assert_eq!(w.sp1.customers.lock().unwrap().len(), 1);
+}
+
+/// The servers chosen as the contracts end are journaled in the contracts' commit, with
+/// their reservations. When that commit is refused for want of room (concurrent orders took
+/// it since the decision), the contracts are journaled alone and each order takes its own
+/// server step, deciding again: nothing upstream is sent twice and nothing fails.
+#[tokio::test]
+async fn servers_chosen_with_the_contracts_fall_back_to_their_own_steps_without_room() {
+    let w = world_viewed(|s| Arc::new(Meddling::refusing_reservations(s, 1)), 100);
+    let i = run_to_the_end(&w, "no-room-once", sample()).await;
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    assert_eq!(i.attempts, 0, "the refusal is not a failed attempt: {i:?}");
+    assert_eq!(
+        w.erp.contracts.lock().unwrap().len(),
+        2,
+        "each contract once"
+    );
+    assert!(
+        w.erp.attempts.lock().unwrap().len() == 2,
+        "no contract was sent again"
+    );
+    let journal = w.store.journal(i.id).await.unwrap();
+    let at = |key: &str| journal[key].at;
+    assert_eq!(at("contract:0"), at("contract:1"), "one commit");
+    assert!(at("server:0") > at("contract:1"), "the contracts alone");
+    assert!(
+        at("server:1") > at("server:0"),
+        "each order in its own commit"
+    );
+    for (n, server) in [(0, "sp1"), (1, "rj1")] {
+        let order = journal[&format!("server:{n}")].result["order"].clone();
+        let order: ServiceOrderId = serde_json::from_value(order).unwrap();
+        let r = w.store.reservation(order).await.unwrap().unwrap();
+        assert_eq!((r.server.as_str(), r.provisioned), (server, true));
+    }
+
+    // Without a refusal, one commit holds the contracts, the choices and their reservations.
+    let once = w.store.loads().await.unwrap();
+    let j = run_to_the_end(&w, "room", sample_for(3)).await;
+    let journal = w.store.journal(j.id).await.unwrap();
+    let contracts_at = journal["contract:0"].at;
+    assert!(
+        ["contract:1", "server:0", "server:1"]
+            .iter()
+            .all(|k| journal[*k].at == contracts_at),
+        "{journal:?}"
+    );
+    let twice = w.store.loads().await.unwrap();
+    assert_eq!(once.len(), 2);
+    for (server, l) in &once {
+        assert_eq!(
+            twice[server],
+            Load {
+                lines: 2 * l.lines,
+                channels: 2 * l.channels
+            },
+            "the same orders take the same room on {server}, once each"
+        );
+    }
 }
 
 /// An ERP whose customer upsert waits at a gate: the test sees the call start and decides

@@ -775,7 +775,7 @@ struct EncodedCommit {
     provisioned: Vec<ServiceOrderId>,
     released: Vec<ServiceOrderId>,
     audit: Vec<AuditRow>,
-    reserve: Option<(Reservation, Load)>,
+    reserve: Vec<(Reservation, Load)>,
     keep_raw: bool,
 }
 
@@ -858,15 +858,15 @@ fn apply_commit(conn: &Connection, change: &EncodedCommit) -> Result<(), StoreEr
     let id = change.id;
     let values = &change.values;
     let what = || format!("commit of integration {id}");
-    // The reservation goes first: without room, nothing of the change is stored (the caller's
-    // transaction or savepoint is rolled back on the error).
-    if let Some((r, capacity)) = &change.reserve
-        && !reserve_in(conn, r, *capacity)?
-    {
-        return Err(StoreError::NoRoom {
-            order: r.order,
-            server: r.server.clone(),
-        });
+    // The reservations go first: without room for one, nothing of the change is stored (the
+    // caller's transaction or savepoint is rolled back on the error).
+    for (r, capacity) in &change.reserve {
+        if !reserve_in(conn, r, *capacity)? {
+            return Err(StoreError::NoRoom {
+                order: r.order,
+                server: r.server.clone(),
+            });
+        }
     }
     if let Some((company, tax, customer)) = &change.register_customer {
         let registered = register_customer(conn, company, tax, *customer)?;

@@ -474,7 +474,7 @@ pub async fn a_commit_reserves_with_its_step_or_stores_nothing(store: Arc<dyn St
         let mut e = AuditEvent::new(t(1), Actor::System, "step.server:0", AuditOutcome::Ok, "x");
         e.integration = Some(i.id);
         change.audit.push(e);
-        change.reserve = Some((
+        change.reserve = vec![(
             Reservation {
                 order,
                 integration: i.id,
@@ -484,7 +484,7 @@ pub async fn a_commit_reserves_with_its_step_or_stores_nothing(store: Arc<dyn St
                 provisioned: false,
             },
             cap,
-        ));
+        )];
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
             (i.id, order, s.commit(change).await)
@@ -537,6 +537,66 @@ pub async fn a_commit_reserves_with_its_step_or_stores_nothing(store: Arc<dyn St
         Some(&Load {
             lines: 4,
             channels: 8
+        })
+    );
+
+    // Several reservations in one change: all of them, or (one server full) none.
+    let (i, _) = store
+        .intake(new_integration(10, t(0)), intake_event(t(0)))
+        .await
+        .expect("intake");
+    let other: ServerId = "sp1".parse().expect("id");
+    let on = |server: &ServerId| {
+        (
+            Reservation {
+                order: ServiceOrderId::new(),
+                integration: i.id,
+                server: server.clone(),
+                lines: 1,
+                channels: 2,
+                provisioned: false,
+            },
+            cap,
+        )
+    };
+    let both = |reserve: Vec<(Reservation, Load)>| {
+        let mut change = Change::state(i.clone());
+        change.reserve = reserve;
+        change
+    };
+    let (room, full) = (on(&other), on(&server));
+    match store.commit(both(vec![room.clone(), full.clone()])).await {
+        Err(StoreError::NoRoom { order, server: s }) => {
+            assert_eq!(
+                (order, &s),
+                (full.0.order, &server),
+                "the full one is named"
+            );
+        }
+        r => panic!("a change with a reservation that has no room must be refused, got {r:?}"),
+    }
+    assert_eq!(
+        store.reservation(room.0.order).await.expect("reservation"),
+        None,
+        "the reservation that had room is not kept either"
+    );
+    assert_eq!(store.loads().await.expect("loads").get(&other), None);
+    let second = on(&other);
+    store
+        .commit(both(vec![room.clone(), second.clone()]))
+        .await
+        .expect("both have room");
+    for (r, _) in [room, second] {
+        assert_eq!(
+            store.reservation(r.order).await.expect("reservation"),
+            Some(r)
+        );
+    }
+    assert_eq!(
+        store.loads().await.expect("loads").get(&other),
+        Some(&Load {
+            lines: 2,
+            channels: 4
         })
     );
 }
