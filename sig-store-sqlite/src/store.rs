@@ -1341,31 +1341,32 @@ impl Store for SqliteStore {
     async fn customer_links(&self, id: CustomerId) -> Result<CustomerLinks, StoreError> {
         self.read_point("customer_links", move |conn| {
             let what = format!("links of customer {id}");
-            // One snapshot for both tables.
-            let tx = conn.transaction().ctx(|| format!("{what}: starting"))?;
-            let erp = query_all(
-                &tx,
-                "SELECT erp_id FROM customer_links WHERE customer_id = ?1",
-                [id.to_string()],
-                &what,
-                |row| RowReader::new("customer link", row).get::<Option<i64>>(0, "erp_id"),
-            )?;
-            let voip = query_all(
-                &tx,
-                "SELECT server, voip_id FROM customer_voip WHERE customer_id = ?1",
+            // One statement, so one snapshot of both tables (a NextBilling link always has
+            // its customer's row in `customer_links`: the foreign key says so).
+            let rows = query_all(
+                conn,
+                "SELECT l.erp_id, v.server, v.voip_id FROM customer_links l \
+                 LEFT JOIN customer_voip v ON v.customer_id = l.customer_id \
+                 WHERE l.customer_id = ?1",
                 [id.to_string()],
                 &what,
                 |row| {
-                    let r = RowReader::new("customer voip link", row);
-                    Ok((
-                        r.parse(0, "server", slug::<ServerId>)?,
-                        r.get(1, "voip_id")?,
-                    ))
+                    let r = RowReader::new("customer link", row);
+                    let server: Option<String> = r.get(1, "server")?;
+                    let voip = match server {
+                        Some(s) => Some((
+                            slug::<ServerId>(&s)
+                                .map_err(|e| StoreError::Corrupt(format!("{what}: server: {e}")))?,
+                            r.get::<i64>(2, "voip_id")?,
+                        )),
+                        None => None,
+                    };
+                    Ok((r.get::<Option<i64>>(0, "erp_id")?, voip))
                 },
             )?;
             Ok(CustomerLinks {
-                erp_id: erp.into_iter().next().flatten(),
-                voip: voip.into_iter().collect(),
+                erp_id: rows.first().and_then(|(erp, _)| *erp),
+                voip: rows.into_iter().filter_map(|(_, v)| v).collect(),
             })
         })
         .await

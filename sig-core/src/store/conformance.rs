@@ -354,6 +354,23 @@ pub async fn a_customer_is_shared_by_its_other_integrations(store: Arc<dyn Store
         "another customer's integrations do not count"
     );
     assert!(shared(cust, 2).await);
+
+    // A customer linked on NextBilling servers only (its ERP customer not yet).
+    let mut change = Change::state(with(2, other, IntegrationStatus::Pending));
+    let (sp1, rj1): (ServerId, ServerId) = ("sp1".parse().expect("id"), "rj1".parse().expect("id"));
+    change.customer_voip = vec![(other, sp1.clone(), 5), (other, rj1.clone(), 6)];
+    store.commit(change).await.expect("commit");
+    assert_eq!(
+        store.customer_links(other).await.expect("links"),
+        CustomerLinks {
+            erp_id: None,
+            voip: BTreeMap::from([(sp1, 5), (rj1, 6)]),
+        }
+    );
+    assert_eq!(
+        store.customer_links(cust).await.expect("links"),
+        CustomerLinks::default()
+    );
 }
 
 /// Two orders cannot take the same last room; reserving twice is a no-op.
