@@ -49,10 +49,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "audit_partial_indexes",
         sql: include_str!("../migrations/0005_audit_partial_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "journal_rowid",
+        sql: include_str!("../migrations/0006_journal_rowid.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// `PRAGMA application_id` of a SIG store ("SIGV").
 pub(crate) const APPLICATION_ID: i32 = 0x5349_4756;

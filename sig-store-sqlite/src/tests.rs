@@ -142,7 +142,9 @@ async fn an_older_file_is_migrated_and_reopening_is_a_no_op() {
         SCHEMA_VERSION
     );
     assert_eq!(store.get(i.id).await.expect("get"), Some(next.clone()));
-    assert_eq!(store.journal(i.id).await.expect("journal").len(), 1);
+    let journal = store.journal(i.id).await.expect("journal");
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal["validate"], step);
     assert_eq!(
         store.audit(&AuditFilter::default()).await.expect("audit"),
         audit_before
@@ -161,6 +163,16 @@ async fn an_older_file_is_migrated_and_reopening_is_a_no_op() {
             .collect::<Vec<_>>()
     );
     assert!(has_index(&path, "audit_at"));
+    // Version 6: the journal is a rowid table with a unique index on (integration, step).
+    let journal_sql: String = raw(&path)
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'journal'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("journal table");
+    assert!(!journal_sql.contains("WITHOUT ROWID"), "{journal_sql}");
+    assert!(has_index(&path, "sqlite_autoindex_journal_1"));
 
     // Reopening changes nothing.
     let again = SqliteStore::open(&path).expect("reopen");
