@@ -2199,7 +2199,8 @@ impl Pipeline {
             dones: Vec::with_capacity(orders.len()),
             reserve: Vec::with_capacity(orders.len()),
         };
-        let mut taken: BTreeMap<ServerId, Load> = BTreeMap::new();
+        // The stored loads, read once, plus the room each order takes for the next.
+        let mut loads = self.store.loads().await?;
         for (i, order) in orders.iter().enumerate() {
             let key = keys[i].as_str();
             let started = StepStart::new(key);
@@ -2209,9 +2210,9 @@ impl Pipeline {
                 channels: order.channels,
             };
             let decision = self
-                .decide_counting(demand, &taken)
+                .decide_on(demand, &loads)
                 .instrument(started.span())
-                .await?;
+                .await;
             let Some(server) = decision.chosen.clone() else {
                 return Ok(None);
             };
@@ -2228,9 +2229,9 @@ impl Pipeline {
                 lines: info.capacity_lines,
                 channels: info.capacity_channels,
             };
-            let t = taken.entry(server.clone()).or_default();
-            t.lines += order.sip_lines;
-            t.channels += order.channels;
+            let l = loads.entry(server.clone()).or_default();
+            l.lines += order.sip_lines;
+            l.channels += order.channels;
             let summary = decision.explain();
             let result = ServerChoiceWithOrder {
                 order: reservation.order,
@@ -2280,22 +2281,12 @@ impl Pipeline {
 
     /// The automatic decision for a demand, with current loads and (cached) health.
     pub async fn decide(&self, demand: Demand) -> Result<Decision, StoreError> {
-        self.decide_counting(demand, &BTreeMap::new()).await
+        let loads = self.store.loads().await?;
+        Ok(self.decide_on(demand, &loads).await)
     }
 
-    /// [`decide`](Self::decide), counting `taken` as used besides the stored loads (room
-    /// that orders decided but not yet committed will take).
-    async fn decide_counting(
-        &self,
-        demand: Demand,
-        taken: &BTreeMap<ServerId, Load>,
-    ) -> Result<Decision, StoreError> {
-        let mut loads = self.store.loads().await?;
-        for (server, t) in taken {
-            let l = loads.entry(server.clone()).or_default();
-            l.lines += t.lines;
-            l.channels += t.channels;
-        }
+    /// [`decide`](Self::decide) on the given loads.
+    async fn decide_on(&self, demand: Demand, loads: &BTreeMap<ServerId, Load>) -> Decision {
         let mut candidates = Vec::with_capacity(self.servers.len());
         for s in &self.servers {
             let serves_area = s.info.area_codes.contains(&demand.area_code);
@@ -2316,7 +2307,7 @@ impl Pipeline {
                 used_channels: load.channels,
             });
         }
-        Ok(choice::choose(demand, &candidates))
+        choice::choose(demand, &candidates)
     }
 
     async fn health_of(&self, s: &ServerHandle) -> Option<String> {

@@ -336,6 +336,18 @@ fn world_on(
     sp1: FakeNext,
     rj1: FakeNext,
 ) -> World {
+    world_serving(view, sp1_lines, &[21], erp, sp1, rj1)
+}
+
+/// [`world_on`], with rj1 serving `rj1_areas` (sp1 serves 11 and 12).
+fn world_serving(
+    view: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>,
+    sp1_lines: u32,
+    rj1_areas: &[u8],
+    erp: FakeErp,
+    sp1: FakeNext,
+    rj1: FakeNext,
+) -> World {
     let store = Arc::new(MemoryStore::new());
     let erp = Arc::new(erp);
     let sp1 = Arc::new(sp1);
@@ -363,7 +375,7 @@ fn world_on(
                 platform: sp1.clone(),
             },
             ServerHandle {
-                info: server("rj1", &[21], 100),
+                info: server("rj1", rj1_areas, 100),
                 platform: rj1.clone(),
             },
         ],
@@ -1390,6 +1402,46 @@ async fn servers_chosen_with_the_contracts_fall_back_to_their_own_steps_without_
             "the same orders take the same room on {server}, once each"
         );
     }
+}
+
+/// The orders' servers chosen with the contracts count the room the orders before them take:
+/// two orders in one area that two servers serve go to both, least utilised first, as when
+/// each order's choice was committed before the next was made.
+#[tokio::test]
+async fn orders_chosen_together_count_each_others_room() {
+    let w = world_serving(
+        |s| s,
+        100,
+        &[11, 21],
+        FakeErp::default(),
+        FakeNext {
+            id: Some("sp1".parse().unwrap()),
+            ..Default::default()
+        },
+        FakeNext {
+            id: Some("rj1".parse().unwrap()),
+            ..Default::default()
+        },
+    );
+    let mut both_in_11 = sample();
+    both_in_11.orders[1].area_code = Some("11".into());
+    both_in_11.orders[1].dids = vec!["11 3456-7009".into()];
+    let i = run_to_the_end(&w, "both-in-11", both_in_11).await;
+    assert_eq!(i.status, IntegrationStatus::Done, "{i:?}");
+    let journal = w.store.journal(i.id).await.unwrap();
+    assert_eq!(
+        journal["server:0"].at, journal["contract:0"].at,
+        "chosen together"
+    );
+    let servers: std::collections::BTreeSet<String> = ["server:0", "server:1"]
+        .iter()
+        .map(|k| {
+            let c: sig_core::pipeline::ServerChoiceWithOrder =
+                serde_json::from_value(journal[*k].result.clone()).unwrap();
+            c.choice.server.to_string()
+        })
+        .collect();
+    assert_eq!(servers.len(), 2, "one order on each server: {servers:?}");
 }
 
 /// An ERP whose customer upsert waits at a gate: the test sees the call start and decides
