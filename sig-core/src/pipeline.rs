@@ -24,7 +24,15 @@
 //! created up to [`EFFECTS_IN_FLIGHT`] at once and journaled together, then its customer on
 //! each chosen server, its lines and its DIDs, each phase the same way. Each step keeps its
 //! own journal entry and audit event, and a failure is returned only after the steps that
-//! succeeded with it are journaled.
+//! succeeded with it are journaled. The orders' servers (`server:i`, a decision with no
+//! upstream effect) are chosen as the contracts end and journaled, with their reservations,
+//! in the contracts' commit; an order a person directs, one with no server now, or a commit
+//! refused because concurrent orders took the room, takes a `server:i` commit of its own.
+//!
+//! A create skips the look-up before it (see [`Attempt`]) only when no earlier run can have
+//! sent it; for a customer's NextBilling customer, which its integrations share, also only
+//! when no other integration is of that customer, and a server where one already linked it
+//! is not called at all.
 //!
 //! Transient upstream failures are retried with exponential backoff (honouring a wait the
 //! upstream gave) up to a limit, then the integration fails as retryable; permanent ones stop
