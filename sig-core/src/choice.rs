@@ -27,6 +27,17 @@ pub struct Demand {
     pub channels: u32,
 }
 
+impl Demand {
+    /// What a service order needs.
+    pub fn of(order: &crate::domain::ServiceOrder) -> Self {
+        Demand {
+            area_code: order.area_code,
+            lines: order.sip_lines,
+            channels: order.channels,
+        }
+    }
+}
+
 /// What SIG knows of one server at choice time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {

@@ -1691,9 +1691,8 @@ impl Pipeline {
             .collect();
         let (_, contracts, failure) = run_effects(runs).await;
         let mut chosen: Vec<ServerId> = Vec::with_capacity(proposal.orders.len());
-        let mut pending = Some(contracts).filter(|c| !c.is_empty());
         if failure.is_none()
-            && let Some(contracts) = &pending
+            && !contracts.is_empty()
             && let Some(plan) = self
                 .plan_servers(state.id, &journal, &validated, &server_keys)
                 .await?
@@ -1703,16 +1702,14 @@ impl Pipeline {
                 .commit_steps(state, dones, |ch| ch.reserve = plan.reserve)
                 .await
             {
-                Ok(_) => {
-                    chosen = plan.chosen;
-                    pending = None;
-                }
+                Ok(_) => chosen = plan.chosen,
                 // Concurrent orders took the room since the decision: the contracts alone.
                 Err(StepError::Store(StoreError::NoRoom { .. })) => {}
                 Err(e) => return Err(e),
             }
         }
-        if let Some(contracts) = pending {
+        // No choice made: the contracts were not journaled with one.
+        if chosen.is_empty() && !contracts.is_empty() {
             self.commit_steps(state, contracts, |_| {}).await?;
         }
         if let Some(e) = failure {
@@ -1730,11 +1727,7 @@ impl Pipeline {
                 continue;
             }
             let started = StepStart::new(&key);
-            let demand = Demand {
-                area_code: order.area_code,
-                lines: order.sip_lines,
-                channels: order.channels,
-            };
+            let demand = Demand::of(order);
             let order_id = validated.orders[i].order;
             if let Some(directive) = manual::latest_directive(&journal, i) {
                 // A person chose this order's server before the step ran.
@@ -1806,20 +1799,10 @@ impl Pipeline {
                             reason: decision.explain(),
                         });
                     };
-                    let info = &self.server(&server).map_err(StepError::Store)?.info;
-                    let r = Reservation {
-                        order: order_id,
-                        integration: state.id,
-                        server: server.clone(),
-                        lines: order.sip_lines,
-                        channels: order.channels,
-                        provisioned: false,
-                    };
-                    let cap = Load {
-                        lines: info.capacity_lines,
-                        channels: info.capacity_channels,
-                    };
-                    (server, decision, Some((r, cap)))
+                    let reserve = self
+                        .reservation(state.id, order_id, demand, &server)
+                        .map_err(StepError::Store)?;
+                    (server, decision, Some(reserve))
                 };
                 let summary = match &kept {
                     Some(_) => format!(
@@ -1828,15 +1811,7 @@ impl Pipeline {
                     ),
                     None => decision.explain(),
                 };
-                let result = ServerChoiceWithOrder {
-                    order: order_id,
-                    choice: ServerChoice {
-                        server: server.clone(),
-                        chosen_by: "automatic".into(),
-                        decision,
-                        manual: None,
-                    },
-                };
+                let result = ServerChoiceWithOrder::automatic(order_id, server.clone(), decision);
                 // The reservation is made in the step's own commit: the room is taken
                 // exactly when the choice is journaled.
                 let committed = self
@@ -2212,11 +2187,7 @@ impl Pipeline {
         for (i, order) in orders.iter().enumerate() {
             let key = keys[i].as_str();
             let started = StepStart::new(key);
-            let demand = Demand {
-                area_code: order.area_code,
-                lines: order.sip_lines,
-                channels: order.channels,
-            };
+            let demand = Demand::of(order);
             let decision = self
                 .decide_on(demand, &loads)
                 .instrument(started.span())
@@ -2224,38 +2195,46 @@ impl Pipeline {
             let Some(server) = decision.chosen.clone() else {
                 return Ok(None);
             };
-            let info = &self.server(&server).map_err(StepError::Store)?.info;
-            let reservation = Reservation {
-                order: validated.orders[i].order,
-                integration,
-                server: server.clone(),
-                lines: order.sip_lines,
-                channels: order.channels,
-                provisioned: false,
-            };
-            let capacity = Load {
-                lines: info.capacity_lines,
-                channels: info.capacity_channels,
-            };
+            let order_id = validated.orders[i].order;
+            let reserve = self
+                .reservation(integration, order_id, demand, &server)
+                .map_err(StepError::Store)?;
             let l = loads.entry(server.clone()).or_default();
-            l.lines += order.sip_lines;
-            l.channels += order.channels;
+            l.lines += demand.lines;
+            l.channels += demand.channels;
             let summary = decision.explain();
-            let result = ServerChoiceWithOrder {
-                order: reservation.order,
-                choice: ServerChoice {
-                    server: server.clone(),
-                    chosen_by: "automatic".into(),
-                    decision,
-                    manual: None,
-                },
-            };
+            let result = ServerChoiceWithOrder::automatic(order_id, server.clone(), decision);
             plan.dones
                 .push(StepDone::effect(key, &result, started, None, None, summary));
-            plan.reserve.push((reservation, capacity));
+            plan.reserve.push(reserve);
             plan.chosen.push(server);
         }
         Ok(Some(plan))
+    }
+
+    /// The reservation of an order's demand on `server`, with the server's capacity (what
+    /// the store checks it against).
+    fn reservation(
+        &self,
+        integration: IntegrationId,
+        order: ServiceOrderId,
+        demand: Demand,
+        server: &ServerId,
+    ) -> Result<(Reservation, Load), StoreError> {
+        let info = &self.server(server)?.info;
+        let reservation = Reservation {
+            order,
+            integration,
+            server: server.clone(),
+            lines: demand.lines,
+            channels: demand.channels,
+            provisioned: false,
+        };
+        let capacity = Load {
+            lines: info.capacity_lines,
+            channels: info.capacity_channels,
+        };
+        Ok((reservation, capacity))
     }
 
     /// End the integration in `change`: done, its orders' reservations provisioned, and the
@@ -2587,6 +2566,21 @@ pub struct ServerChoiceWithOrder {
     /// The choice.
     #[serde(flatten)]
     pub choice: ServerChoice,
+}
+
+impl ServerChoiceWithOrder {
+    /// The automatic choice of `server` for `order`, with the decision that made it.
+    fn automatic(order: ServiceOrderId, server: ServerId, decision: Decision) -> Self {
+        ServerChoiceWithOrder {
+            order,
+            choice: ServerChoice {
+                server,
+                chosen_by: "automatic".into(),
+                decision,
+                manual: None,
+            },
+        }
+    }
 }
 
 /// Step results go to the audit as they are: they hold ids and decisions, never personal data

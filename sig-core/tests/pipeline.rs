@@ -313,15 +313,17 @@ fn world_viewed(view: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn Store>, sp1_lines
         view,
         sp1_lines,
         FakeErp::default(),
-        FakeNext {
-            id: Some("sp1".parse().unwrap()),
-            ..Default::default()
-        },
-        FakeNext {
-            id: Some("rj1".parse().unwrap()),
-            ..Default::default()
-        },
+        next("sp1"),
+        next("rj1"),
     )
+}
+
+/// A NextBilling server that answers every call.
+fn next(id: &str) -> FakeNext {
+    FakeNext {
+        id: Some(id.parse().unwrap()),
+        ..Default::default()
+    }
 }
 
 fn world_with(sp1_lines: u32, erp: FakeErp, sp1: FakeNext, rj1: FakeNext) -> World {
@@ -1414,14 +1416,8 @@ async fn orders_chosen_together_count_each_others_room() {
         100,
         &[11, 21],
         FakeErp::default(),
-        FakeNext {
-            id: Some("sp1".parse().unwrap()),
-            ..Default::default()
-        },
-        FakeNext {
-            id: Some("rj1".parse().unwrap()),
-            ..Default::default()
-        },
+        next("sp1"),
+        next("rj1"),
     );
     let mut both_in_11 = sample();
     both_in_11.orders[1].area_code = Some("11".into());

@@ -1352,11 +1352,10 @@ impl Store for SqliteStore {
                 &what,
                 |row| {
                     let r = RowReader::new("customer link", row);
-                    let server: Option<String> = r.get(1, "server")?;
-                    let voip = match server {
-                        Some(s) => Some((
-                            slug::<ServerId>(&s)
-                                .map_err(|e| StoreError::Corrupt(format!("{what}: server: {e}")))?,
+                    // The join's NULLs: a customer with no NextBilling link.
+                    let voip = match r.get::<Option<String>>(1, "server")? {
+                        Some(_) => Some((
+                            r.parse(1, "server", slug::<ServerId>)?,
                             r.get::<i64>(2, "voip_id")?,
                         )),
                         None => None,

@@ -827,11 +827,7 @@ impl Pipeline {
                 ),
             });
         };
-        let demand = Demand {
-            area_code: o.area_code,
-            lines: o.sip_lines,
-            channels: o.channels,
-        };
+        let demand = Demand::of(o);
         let now = self.clock.now();
         let forced = reason.is_some();
         let base = ManualChoice {
